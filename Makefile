@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make demo   the example store, a qcluster, and a webhook delivering to a demo receiver
+#   make test   the whole test suite: SQLite + ORM broker, then PostgreSQL + Redis
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test test-sqlite test-postgres lint bench tox clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(INSTALLED)
+	$(PY) manage.py demo
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "integration or postgres"
+
+test-sqlite: $(INSTALLED)
+	$(PY) -m pytest
+
+test-postgres: $(INSTALLED)
+	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "integration or postgres"
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(INSTALLED)
+	$(PY) bench/run.py
+
+tox: $(INSTALLED)
+	$(VENV)/bin/tox
+
+clean:
+	rm -rf $(VENV) .tox example_project/db.sqlite3*

@@ -1,0 +1,288 @@
+"""System checks for every setting a store can get wrong. Ids are stable: never reuse one."""
+
+from __future__ import annotations
+
+import re
+from numbers import Real
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.checks import Warning as CheckWarning
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, webhook_settings
+
+ID = "django_webhooks."
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _is_status_code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
+
+
+@register(Tags.compatibility)
+def check_installed_apps(app_configs=None, **kwargs) -> list:
+    errors = []
+    if not apps.is_installed("rest_framework"):
+        errors.append(
+            Error(
+                "'rest_framework' is not in INSTALLED_APPS.",
+                hint="The webhook API needs Django REST framework: add 'rest_framework'.",
+                id=ID + "E013",
+            )
+        )
+    if not apps.is_installed("django_q"):
+        errors.append(
+            Error(
+                "'django_q' is not in INSTALLED_APPS.",
+                hint="Deliveries run in django-q2: add 'django_q' and run 'manage.py qcluster'.",
+                id=ID + "E014",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs) -> list:
+    raw = getattr(settings, "WEBHOOKS", {})
+    if not isinstance(raw, dict):
+        return [Error("WEBHOOKS must be a dict.", id=ID + "E001")]
+    errors: list = []
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        errors.append(
+            Error(
+                f"Unknown WEBHOOKS key(s): {', '.join(map(repr, unknown))}.",
+                hint=f"The keys are: {', '.join(DEFAULTS)}.",
+                id=ID + "E002",
+            )
+        )
+    errors += _check_order_model(raw)
+    errors += _check_order_serializer(raw)
+    errors += _check_delays(raw)
+    errors += _check_status_codes(raw)
+    errors += _check_scalars(raw)
+    return errors
+
+
+def _check_order_model(raw: dict) -> list:
+    label = raw.get("ORDER_MODEL")
+    if label is None:
+        return [
+            CheckWarning(
+                "WEBHOOKS['ORDER_MODEL'] is not set: no order events will fire.",
+                hint="Set it to your order model, e.g. 'shop.Order'.",
+                id=ID + "W001",
+            )
+        ]
+    try:
+        apps.get_model(label)
+    except (LookupError, ValueError, TypeError, AttributeError):
+        return [
+            Error(
+                f"WEBHOOKS['ORDER_MODEL'] = {label!r} is not an installed model.",
+                hint="Use 'app_label.ModelName' of a model in INSTALLED_APPS.",
+                id=ID + "E003",
+            )
+        ]
+    return []
+
+
+def _check_order_serializer(raw: dict) -> list:
+    spec = raw.get("ORDER_SERIALIZER")
+    if spec is None:
+        return []
+    try:
+        target = import_string(spec) if isinstance(spec, str) else spec
+    except ImportError as error:
+        target, reason = None, str(error)
+    else:
+        reason = "it is not a DRF serializer class or a callable"
+    if target is not None:
+        from rest_framework.serializers import BaseSerializer
+
+        if (isinstance(target, type) and issubclass(target, BaseSerializer)) or (
+            not isinstance(target, type) and callable(target)
+        ):
+            return []
+    return [
+        Error(
+            f"WEBHOOKS['ORDER_SERIALIZER'] = {spec!r} cannot be used: {reason}.",
+            hint="Give a dotted path to a DRF serializer class or to a function order -> dict.",
+            id=ID + "E004",
+        )
+    ]
+
+
+def _check_delays(raw: dict) -> list:
+    errors = []
+    timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
+    if not _is_number(timeout) or timeout <= 0:
+        errors.append(
+            Error(
+                f"WEBHOOKS['TIMEOUT'] = {timeout!r} must be a positive number of seconds.",
+                id=ID + "E005",
+            )
+        )
+    delays = raw.get("RETRY_DELAYS", DEFAULTS["RETRY_DELAYS"])
+    if not isinstance(delays, list | tuple) or not all(
+        _is_number(delay) and delay >= 0 for delay in delays
+    ):
+        errors.append(
+            Error(
+                f"WEBHOOKS['RETRY_DELAYS'] = {delays!r} must be a list of seconds (numbers >= 0).",
+                hint="The default is [60, 120, 180, 240, 300]: six attempts in all.",
+                id=ID + "E006",
+            )
+        )
+    grace = raw.get("SIGNING_SECRET_GRACE_HOURS", DEFAULTS["SIGNING_SECRET_GRACE_HOURS"])
+    if not _is_number(grace) or grace < 0:
+        errors.append(
+            Error(
+                f"WEBHOOKS['SIGNING_SECRET_GRACE_HOURS'] = {grace!r} must be a number >= 0.",
+                id=ID + "E016",
+            )
+        )
+    return errors
+
+
+def _check_status_codes(raw: dict) -> list:
+    errors = []
+    lists = {}
+    for name in ("SUCCESS_STATUS_CODES", "DEACTIVATE_STATUS_CODES"):
+        codes = raw.get(name, DEFAULTS[name])
+        if not isinstance(codes, list | tuple | set | frozenset) or not all(
+            _is_status_code(code) for code in codes
+        ):
+            errors.append(
+                Error(
+                    f"WEBHOOKS[{name!r}] = {codes!r} must be a list of HTTP status codes "
+                    "(100-599).",
+                    id=ID + "E007",
+                )
+            )
+        else:
+            lists[name] = set(codes)
+    if len(lists) == 2:
+        both = lists["SUCCESS_STATUS_CODES"] & lists["DEACTIVATE_STATUS_CODES"]
+        if both:
+            errors.append(
+                Error(
+                    f"Status code(s) {sorted(both)} are in both SUCCESS_STATUS_CODES and "
+                    "DEACTIVATE_STATUS_CODES.",
+                    id=ID + "E008",
+                )
+            )
+    return errors
+
+
+def _check_scalars(raw: dict) -> list:
+    errors = []
+    phrase = raw.get("UNSUBSCRIBE_PHRASE", DEFAULTS["UNSUBSCRIBE_PHRASE"])
+    if not isinstance(phrase, str) or not phrase.strip():
+        errors.append(
+            Error(
+                f"WEBHOOKS['UNSUBSCRIBE_PHRASE'] = {phrase!r} must be a non-empty string.",
+                id=ID + "E009",
+            )
+        )
+    for name in ("ALLOW_PRIVATE_DESTINATIONS", "NOTIFY_ADMINS"):
+        value = raw.get(name, DEFAULTS[name])
+        if not isinstance(value, bool):
+            errors.append(
+                Error(f"WEBHOOKS[{name!r}] = {value!r} must be True or False.", id=ID + "E010")
+            )
+    for name in ("CONCURRENCY", "CONCURRENCY_PER_WEBHOOK", "RETENTION_DAYS"):
+        value = raw.get(name, DEFAULTS[name])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(
+                Error(
+                    f"WEBHOOKS[{name!r}] = {value!r} must be a whole number >= 1.", id=ID + "E011"
+                )
+            )
+    rate = raw.get("API_THROTTLE_RATE", DEFAULTS["API_THROTTLE_RATE"])
+    if rate is not None and (not isinstance(rate, str) or not _RATE.match(rate)):
+        errors.append(
+            Error(
+                f"WEBHOOKS['API_THROTTLE_RATE'] = {rate!r} is not a rate.",
+                hint="Use DRF's form, e.g. '600/min', or None for no throttling.",
+                id=ID + "E012",
+            )
+        )
+    cluster = raw.get("QUEUE_CLUSTER", DEFAULTS["QUEUE_CLUSTER"])
+    if cluster is not None and not isinstance(cluster, str):
+        errors.append(
+            Error(
+                f"WEBHOOKS['QUEUE_CLUSTER'] = {cluster!r} must be a django-q2 cluster name "
+                "or None.",
+                id=ID + "E015",
+            )
+        )
+    if raw.get("ALLOW_PRIVATE_DESTINATIONS") is True and not settings.DEBUG:
+        errors.append(
+            CheckWarning(
+                "WEBHOOKS['ALLOW_PRIVATE_DESTINATIONS'] is True while DEBUG is False.",
+                hint="Anyone who can add a webhook can then make the server call internal "
+                "addresses. Allow it only in development and tests.",
+                id=ID + "W004",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility, Tags.database)
+def check_queue(app_configs=None, **kwargs) -> list:
+    q_cluster = getattr(settings, "Q_CLUSTER", {}) or {}
+    if not isinstance(q_cluster, dict):
+        return []
+    warnings = []
+    alias = q_cluster.get("orm")
+    database = settings.DATABASES.get(alias) if alias else None
+    if database and database.get("ENGINE", "").endswith("sqlite3"):
+        options = database.get("OPTIONS", {})
+        init_command = str(options.get("init_command", "")).lower().replace(" ", "")
+        if "journal_mode=wal" not in init_command:
+            warnings.append(
+                CheckWarning(
+                    f"The django-q2 ORM broker uses the SQLite database {alias!r} without WAL.",
+                    hint="Web and worker processes will see 'database is locked'. Add "
+                    "OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;', "
+                    "'transaction_mode': 'IMMEDIATE'}.",
+                    id=ID + "W002",
+                )
+            )
+        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            warnings.append(
+                CheckWarning(
+                    f"The SQLite database {alias!r} does not use IMMEDIATE transactions.",
+                    hint="Concurrent writers then fail instead of waiting. Add "
+                    "OPTIONS={'transaction_mode': 'IMMEDIATE'} (Django 5.1+).",
+                    id=ID + "W005",
+                )
+            )
+    from .delivery import LEASE_MARGIN_SECONDS, RUN_BUDGET_SECONDS
+
+    timeout = q_cluster.get("timeout")
+    delivery_timeout = webhook_settings.raw().get("TIMEOUT", DEFAULTS["TIMEOUT"])
+    # A run claims for RUN_BUDGET_SECONDS, then waits for requests of up to TIMEOUT.
+    needed = (
+        RUN_BUDGET_SECONDS + delivery_timeout + LEASE_MARGIN_SECONDS
+        if _is_number(delivery_timeout)
+        else None
+    )
+    if needed and _is_number(timeout) and timeout < needed:
+        warnings.append(
+            CheckWarning(
+                f"Q_CLUSTER['timeout'] = {timeout} s is shorter than a delivery run "
+                f"(up to {needed:g} s).",
+                hint=f"Set Q_CLUSTER['timeout'] to at least {needed:g} and 'retry' above it.",
+                id=ID + "W003",
+            )
+        )
+    return warnings

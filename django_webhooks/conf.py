@@ -1,0 +1,113 @@
+"""The ``WEBHOOKS`` settings dict, typed, with defaults, read at every access.
+
+Reading at access (never caching at import) is what lets ``override_settings`` and
+per-process configuration work. Validation lives in :mod:`django_webhooks.checks`; this
+module only converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+DEFAULTS: dict[str, Any] = {
+    # The contract (CONTRACT.md §2).
+    "ORDER_MODEL": None,
+    "ORDER_SERIALIZER": None,
+    "TIMEOUT": 5,
+    "RETRY_DELAYS": [60, 120, 180, 240, 300],
+    "SUCCESS_STATUS_CODES": [200],
+    "DEACTIVATE_STATUS_CODES": [400, 401, 403, 404, 405, 406, 410, 411],
+    "UNSUBSCRIBE_PHRASE": "please unsubscribe me",
+    "ALLOW_PRIVATE_DESTINATIONS": False,
+    # Ours.
+    "CONCURRENCY": 16,
+    "CONCURRENCY_PER_WEBHOOK": 4,
+    "QUEUE_CLUSTER": None,
+    "NOTIFY_ADMINS": False,
+    "API_THROTTLE_RATE": "600/min",
+    "RETENTION_DAYS": 30,
+    "SIGNING_SECRET_GRACE_HOURS": 24,
+}
+
+
+class WebhookSettings:
+    """Typed accessors over ``settings.WEBHOOKS``."""
+
+    @staticmethod
+    def raw() -> dict[str, Any]:
+        value = getattr(settings, "WEBHOOKS", {})
+        return value if isinstance(value, dict) else {}
+
+    def _get(self, name: str) -> Any:
+        return self.raw().get(name, DEFAULTS[name])
+
+    @property
+    def ORDER_MODEL(self) -> str | None:
+        return self._get("ORDER_MODEL")
+
+    @property
+    def ORDER_SERIALIZER(self) -> str | type | Callable[[models.Model], dict] | None:
+        return self._get("ORDER_SERIALIZER")
+
+    @property
+    def TIMEOUT(self) -> float:
+        return float(self._get("TIMEOUT"))
+
+    @property
+    def RETRY_DELAYS(self) -> tuple[float, ...]:
+        return tuple(float(delay) for delay in self._get("RETRY_DELAYS"))
+
+    @property
+    def MAX_ATTEMPTS(self) -> int:
+        return len(self._get("RETRY_DELAYS")) + 1
+
+    @property
+    def SUCCESS_STATUS_CODES(self) -> frozenset[int]:
+        return frozenset(self._get("SUCCESS_STATUS_CODES"))
+
+    @property
+    def DEACTIVATE_STATUS_CODES(self) -> frozenset[int]:
+        return frozenset(self._get("DEACTIVATE_STATUS_CODES"))
+
+    @property
+    def UNSUBSCRIBE_PHRASE(self) -> str:
+        return str(self._get("UNSUBSCRIBE_PHRASE"))
+
+    @property
+    def ALLOW_PRIVATE_DESTINATIONS(self) -> bool:
+        return bool(self._get("ALLOW_PRIVATE_DESTINATIONS"))
+
+    @property
+    def CONCURRENCY(self) -> int:
+        return int(self._get("CONCURRENCY"))
+
+    @property
+    def CONCURRENCY_PER_WEBHOOK(self) -> int:
+        return int(self._get("CONCURRENCY_PER_WEBHOOK"))
+
+    @property
+    def QUEUE_CLUSTER(self) -> str | None:
+        return self._get("QUEUE_CLUSTER")
+
+    @property
+    def NOTIFY_ADMINS(self) -> bool:
+        return bool(self._get("NOTIFY_ADMINS"))
+
+    @property
+    def API_THROTTLE_RATE(self) -> str | None:
+        return self._get("API_THROTTLE_RATE")
+
+    @property
+    def RETENTION_DAYS(self) -> int:
+        return int(self._get("RETENTION_DAYS"))
+
+    @property
+    def SIGNING_SECRET_GRACE_HOURS(self) -> float:
+        return float(self._get("SIGNING_SECRET_GRACE_HOURS"))
+
+
+webhook_settings = WebhookSettings()

@@ -1,0 +1,404 @@
+"""The delivery engine: claim due attempts, send them side by side, record the outcomes.
+
+One run (one django-q2 task) keeps up to ``CONCURRENCY`` requests in flight on a thread
+pool, at most ``CONCURRENCY_PER_WEBHOOK`` of them to any one webhook, so a receiver that never
+answers holds a few threads, not the worker. Attempts are claimed only when a thread is free
+to send them at once, which is what lets a short lease (``TIMEOUT`` + a margin) detect a
+worker that died mid-flight. Outcomes are written in batches, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import payloads, policy, signals, signing
+from .conf import webhook_settings
+from .models import DeliveryAttempt, Event, Webhook
+from .policy import Verdict
+from .transport import Result, get_transport
+
+logger = logging.getLogger("django_webhooks")
+
+#: How long a run keeps claiming new work before it hands over to a fresh task.
+RUN_BUDGET_SECONDS = 20.0
+#: A claimed attempt not finished within TIMEOUT + this is presumed lost with its worker.
+LEASE_MARGIN_SECONDS = 10.0
+#: An attempt whose worker was lost this many times is given up as failed.
+MAX_CLAIMS = 3
+#: How many due rows one claim looks at to fill its free slots fairly.
+CLAIM_WINDOW = 200
+RESPONSE_EXCERPT_CHARS = 4000
+#: How often a busy run looks for new due work even if nothing in flight has finished.
+POLL_SECONDS = 0.25
+
+Status = DeliveryAttempt.Status
+
+
+@dataclass
+class Prepared:
+    attempt: DeliveryAttempt
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Sent:
+    prepared: Prepared
+    result: Result
+    finished_at: datetime
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+
+
+# --- claiming -------------------------------------------------------------------------------
+
+
+def claim(
+    limit: int,
+    in_flight_per_webhook: Counter,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    now: datetime | None = None,
+) -> tuple[list[DeliveryAttempt], bool]:
+    """Atomically take up to ``limit`` due attempts; also says whether more are due."""
+    now = now or timezone.now()
+    cap = webhook_settings.CONCURRENCY_PER_WEBHOOK
+    saturated = [webhook_id for webhook_id, count in in_flight_per_webhook.items() if count >= cap]
+    with transaction.atomic(using=using):
+        candidates = list(
+            DeliveryAttempt.objects.using(using)
+            .filter(status=Status.SCHEDULED, scheduled_for__lte=now)
+            .exclude(webhook_id__in=saturated)
+            .order_by("scheduled_for")
+            .select_for_update(skip_locked=True)
+            .values_list("id", "webhook_id")[:CLAIM_WINDOW]
+        )
+        picked: list[int] = []
+        taken = Counter(in_flight_per_webhook)
+        for attempt_id, webhook_id in candidates:
+            if len(picked) >= limit:
+                break
+            if webhook_id is not None and taken[webhook_id] >= cap:
+                continue
+            taken[webhook_id] += 1
+            picked.append(attempt_id)
+        if picked:
+            DeliveryAttempt.objects.using(using).filter(pk__in=picked).update(
+                status=Status.SENDING,
+                started_at=now,
+                lease_expires_at=now + lease_duration(),
+                claims=F("claims") + 1,
+            )
+    more = len(candidates) > len(picked)
+    if not picked:
+        return [], more
+    attempts = list(
+        DeliveryAttempt.objects.using(using)
+        .filter(pk__in=picked)
+        .select_related("webhook__api_key", "event")
+        .order_by("scheduled_for")
+    )
+    return attempts, more
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=webhook_settings.TIMEOUT + LEASE_MARGIN_SECONDS)
+
+
+def release_expired_leases(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> int:
+    """Put back attempts whose worker died mid-flight (or give up after MAX_CLAIMS)."""
+    now = now or timezone.now()
+    expired = DeliveryAttempt.objects.using(using).filter(
+        status=Status.SENDING, lease_expires_at__lt=now
+    )
+    given_up = expired.filter(claims__gte=MAX_CLAIMS).update(
+        status=Status.FAILED,
+        finished_at=now,
+        lease_expires_at=None,
+        error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
+    )
+    released = expired.update(status=Status.SCHEDULED, lease_expires_at=None, scheduled_for=now)
+    if given_up or released:
+        logger.warning("Recovered %d lost attempts, gave up on %d.", released, given_up)
+    return released + given_up
+
+
+# --- preparing ------------------------------------------------------------------------------
+
+
+def is_deliverable(webhook: Webhook | None) -> bool:
+    return webhook is not None and webhook.is_active and webhook.api_key.is_usable
+
+
+def render_body(event: Event, fmt: str, object_override: Any = None) -> bytes:
+    data = event.data
+    if object_override is not None:
+        data = {**data, "object": object_override}
+    document = payloads.envelope(event.pk, event.type, event.created_at, data)
+    return payloads.render(document, fmt)
+
+
+def prepare(attempt: DeliveryAttempt, now: datetime, bodies: dict) -> Prepared:
+    webhook = attempt.webhook
+    event = attempt.event
+    # Every webhook of one format gets the same bytes for an event: render them once.
+    body_key = (event.pk, webhook.format) if attempt.object_override is None else attempt.pk
+    body = bodies.get(body_key)
+    if body is None:
+        body = bodies[body_key] = render_body(event, webhook.format, attempt.object_override)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": payloads.CONTENT_TYPES[webhook.format],
+        "webhook-id": event.pk,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.signature_header(
+            webhook.api_key.active_signing_secrets(now), event.pk, timestamp, body
+        ),
+        "X-Webhook-Event": event.type,
+        "X-Webhook-Attempt": str(attempt.number),
+    }
+    return Prepared(attempt=attempt, url=webhook.url, body=body, headers=headers)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    with _pool_lock:
+        pool = _pools.get(pid)
+        if pool is None:
+            _pools.clear()
+            pool = _pools[pid] = ThreadPoolExecutor(
+                max_workers=max(webhook_settings.CONCURRENCY, 1),
+                thread_name_prefix="django-webhooks-send",
+            )
+    return pool
+
+
+def send(prepared: Prepared) -> Sent:
+    result = get_transport().post(
+        prepared.url,
+        prepared.body,
+        prepared.headers,
+        timeout=webhook_settings.TIMEOUT,
+        allow_private=webhook_settings.ALLOW_PRIVATE_DESTINATIONS,
+    )
+    return Sent(prepared=prepared, result=result, finished_at=timezone.now())
+
+
+# --- recording ------------------------------------------------------------------------------
+
+_OUTCOME_FIELDS = [
+    "status",
+    "url",
+    "response_status",
+    "response_excerpt",
+    "duration_ms",
+    "error",
+    "finished_at",
+    "lease_expires_at",
+    "request_headers",
+]
+
+
+def record(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
+    """Write outcomes, apply the policy's verdicts, schedule retries: one transaction."""
+    verdicts: Counter = Counter()
+    if not sent:
+        return verdicts
+    attempts, retries = [], []
+    switched_off: dict[int, tuple[Verdict, DeliveryAttempt, str]] = {}
+    for item in sent:
+        attempt, result = item.prepared.attempt, item.result
+        verdict = policy.judge(
+            policy.Answer(status=result.status, body=result.body, complete=result.complete)
+        )
+        verdicts[verdict] += 1
+        attempt.status = Status.SUCCEEDED if verdict is Verdict.SUCCEEDED else Status.FAILED
+        attempt.url = item.prepared.url
+        attempt.response_status = result.status
+        attempt.response_excerpt = result.body.decode("utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
+        attempt.duration_ms = result.duration_ms
+        attempt.finished_at = item.finished_at
+        attempt.lease_expires_at = None
+        attempt.request_headers = _redacted(item.prepared.headers)
+        attempt.error = _error_text(verdict, result)
+        attempts.append(attempt)
+        if verdict in (Verdict.DEACTIVATE, Verdict.UNSUBSCRIBE) and attempt.webhook_id:
+            switched_off[attempt.webhook_id] = (verdict, attempt, attempt.error)
+        elif verdict is Verdict.FAILED:
+            due = policy.next_attempt_due(attempt.number, item.finished_at)
+            if due is not None and attempt.webhook_id:
+                retries.append(
+                    DeliveryAttempt(
+                        webhook_id=attempt.webhook_id,
+                        event_id=attempt.event_id,
+                        url=attempt.url,
+                        event_type=attempt.event_type,
+                        number=attempt.number + 1,
+                        trigger=DeliveryAttempt.Trigger.RETRY,
+                        scheduled_for=due,
+                        object_override=attempt.object_override,
+                    )
+                )
+    with transaction.atomic(using=using):
+        DeliveryAttempt.objects.using(using).bulk_update(attempts, _OUTCOME_FIELDS)
+        if retries:
+            # Lock the webhooks so none is deleted between this check and the insert.
+            still_active = set(
+                Webhook.objects.using(using)
+                .select_for_update()
+                .filter(pk__in={retry.webhook_id for retry in retries}, is_active=True)
+                .exclude(pk__in=switched_off)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            DeliveryAttempt.objects.using(using).bulk_create(
+                [retry for retry in retries if retry.webhook_id in still_active]
+            )
+        for webhook_id, (verdict, attempt, reason) in switched_off.items():
+            _switch_off(webhook_id, verdict, attempt, reason, using)
+    return verdicts
+
+
+def _switch_off(
+    webhook_id: int, verdict: Verdict, attempt: DeliveryAttempt, reason: str, using: str
+) -> None:
+    webhook = Webhook.objects.using(using).filter(pk=webhook_id).first()
+    if webhook is None:
+        return
+    webhook.deactivate(reason)
+    if verdict is Verdict.UNSUBSCRIBE:
+        webhook_pk = webhook.pk
+        webhook.delete()
+        webhook.pk = webhook_pk
+        transaction.on_commit(
+            lambda: signals.webhook_deleted.send(
+                sender=Webhook, webhook=webhook, attempt=attempt, reason=reason
+            ),
+            using=using,
+            robust=True,
+        )
+    else:
+        transaction.on_commit(
+            lambda: signals.webhook_deactivated.send(
+                sender=Webhook, webhook=webhook, attempt=attempt, reason=reason
+            ),
+            using=using,
+            robust=True,
+        )
+
+
+def _error_text(verdict: Verdict, result: Result) -> str:
+    if verdict is Verdict.UNSUBSCRIBE:
+        return "The receiver asked to unsubscribe; the webhook was deleted."
+    if verdict is Verdict.DEACTIVATE:
+        return f"HTTP {result.status}: the webhook was deactivated."
+    if verdict is Verdict.SUCCEEDED:
+        return ""
+    if result.error:
+        return result.error
+    return f"HTTP {result.status} is not a success."
+
+
+def _redacted(headers: dict[str, str]) -> dict[str, str]:
+    shown = dict(headers)
+    if "webhook-signature" in shown:
+        shown["webhook-signature"] = " ".join(
+            signature[:10] + "…" for signature in shown["webhook-signature"].split()
+        )
+    return shown
+
+
+def cancel(attempts: list[DeliveryAttempt], reason: str, *, using: str) -> None:
+    DeliveryAttempt.objects.using(using).filter(pk__in=[a.pk for a in attempts]).update(
+        status=Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None, error=reason
+    )
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+def run(
+    *, using: str = DEFAULT_DB_ALIAS, budget: float = RUN_BUDGET_SECONDS, wake=None
+) -> RunStats:
+    """Deliver what is due until nothing is, or the budget is spent (then hand over)."""
+    stats = RunStats()
+    pool = _pool()
+    concurrency = max(webhook_settings.CONCURRENCY, 1)
+    in_flight: dict[Future, Prepared] = {}
+    per_webhook: Counter = Counter()
+    bodies: dict = {}
+    stop_claiming_at = time.monotonic() + budget
+    more_due, asked_for_help = False, False
+    while True:
+        claimed_any = False
+        free = concurrency - len(in_flight)
+        if free > 0 and time.monotonic() < stop_claiming_at:
+            attempts, more_due = claim(free, per_webhook, using=using)
+            claimed_any = bool(attempts)
+            stats.claimed += len(attempts)
+            now = timezone.now()
+            undeliverable = [a for a in attempts if not is_deliverable(a.webhook)]
+            if undeliverable:
+                cancel(
+                    undeliverable,
+                    "The webhook is inactive, deleted or its key revoked.",
+                    using=using,
+                )
+                stats.cancelled += len(undeliverable)
+            for attempt in attempts:
+                if attempt in undeliverable:
+                    continue
+                prepared = prepare(attempt, now, bodies)
+                in_flight[pool.submit(send, prepared)] = prepared
+                per_webhook[attempt.webhook_id] += 1
+            if more_due and not asked_for_help and wake is not None:
+                wake(using=using)  # more is due than this run can take: let another worker join
+                asked_for_help = True
+        if not in_flight:
+            if claimed_any:
+                continue
+            break
+        done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        finished = []
+        for future in done:
+            prepared = in_flight.pop(future)
+            per_webhook[prepared.attempt.webhook_id] -= 1
+            finished.append(future.result())
+        if finished:
+            stats.sent += len(finished)
+            verdicts = record(finished, using=using)
+            stats.verdicts.update(verdicts)
+            stats.succeeded += verdicts[Verdict.SUCCEEDED]
+            stats.failed += len(finished) - verdicts[Verdict.SUCCEEDED]
+        if len(bodies) > 1000:
+            bodies.clear()
+    if time.monotonic() >= stop_claiming_at and wake is not None:
+        wake(using=using)  # out of budget, maybe with work left: hand over to a fresh task
+    return stats

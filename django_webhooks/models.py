@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import events, signing, tokens
+from .payloads import JSON, XML
+
+URL_MAX_LENGTH = 2048
+DEFAULT_API_KEY_NAME = "Default"
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_event_id() -> str:
+    """``evt_`` + a ULID: 48 bits of milliseconds then 80 random bits, sortable by time."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _position in range(26):
+        value, index = divmod(value, 32)
+        chars.append(_CROCKFORD[index])
+    return "evt_" + "".join(reversed(chars))
+
+
+def validate_destination_url(value: str) -> None:
+    """http(s), a host, no ``user:password@``, at most 2,048 characters."""
+    if len(value) > URL_MAX_LENGTH:
+        raise ValidationError(
+            _("Use at most %(max)d characters."), code="max_length", params={"max": URL_MAX_LENGTH}
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError(_("Use an http:// or https:// URL."), code="scheme")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            _("Leave credentials (user:password@) out of the URL."), code="credentials"
+        )
+    if not parts.hostname:
+        raise ValidationError(_("Give the URL a host name."), code="host")
+    URLValidator(schemes=["http", "https"])(value)
+
+
+def validate_event_types(value: object) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(_("Choose at least one event."), code="empty")
+    unknown = [
+        item for item in value if not isinstance(item, str) or not events.is_registered(item)
+    ]
+    if unknown:
+        raise ValidationError(
+            _("Unknown event type: %(types)s."),
+            code="unknown",
+            params={"types": ", ".join(map(str, unknown))},
+        )
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked=False).filter(
+            Q(expiry_date__isnull=True) | Q(expiry_date__gt=now)
+        )
+
+
+class ApiKeyManager(models.Manager.from_queryset(ApiKeyQuerySet)):
+    def create_key(self, **fields) -> tuple[ApiKey, str]:
+        """Create a key; returns ``(api_key, token)``. The token cannot be recovered later."""
+        token, prefix, hashed = tokens.generate()
+        api_key = self.create(prefix=prefix, hashed_key=hashed, **fields)
+        return api_key, token
+
+    def get_from_token(self, token: str) -> ApiKey | None:
+        """The usable key this token belongs to, or None."""
+        api_key = self.usable().filter(prefix=tokens.prefix_of(token)).first()
+        if api_key is None or not tokens.matches(token, api_key.hashed_key):
+            return None
+        return api_key
+
+    def default(self) -> ApiKey | None:
+        return self.usable().filter(name=DEFAULT_API_KEY_NAME).order_by("created").first()
+
+
+class ApiKey(models.Model):
+    """A third party's credential and the secret that signs its webhooks' deliveries.
+
+    The token is stored only as a hash (:mod:`django_webhooks.tokens`); the signing secret
+    must stay readable because HMAC needs it.
+    """
+
+    name = models.CharField(_("name"), max_length=50)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=150, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    revoked = models.BooleanField(
+        _("revoked"),
+        default=False,
+        help_text=_("A revoked key can no longer call the API and its webhooks get nothing."),
+    )
+    expiry_date = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    signing_secret = models.CharField(
+        _("signing secret"), max_length=100, default=signing.generate_secret, editable=False
+    )
+    previous_signing_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyManager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.revoked and not (self.expiry_date and self.expiry_date <= timezone.now())
+
+    def active_signing_secrets(self, now: datetime | None = None) -> list[str]:
+        """The current secret, then the previous one while its grace period lasts."""
+        now = now or timezone.now()
+        secrets_ = [self.signing_secret]
+        expires = self.previous_signing_secret_expires_at
+        if self.previous_signing_secret and expires and expires > now:
+            secrets_.append(self.previous_signing_secret)
+        return secrets_
+
+    def rotate_signing_secret(self, grace: timedelta | None = None) -> str:
+        from .conf import webhook_settings
+
+        if grace is None:
+            grace = timedelta(hours=webhook_settings.SIGNING_SECRET_GRACE_HOURS)
+        self.previous_signing_secret = self.signing_secret
+        self.previous_signing_secret_expires_at = timezone.now() + grace
+        self.signing_secret = signing.generate_secret()
+        self.save(
+            update_fields=[
+                "signing_secret",
+                "previous_signing_secret",
+                "previous_signing_secret_expires_at",
+            ]
+        )
+        return self.signing_secret
+
+
+class WebhookQuerySet(models.QuerySet):
+    def deliverable(self, now: datetime | None = None) -> WebhookQuerySet:
+        """Active webhooks whose API key is neither revoked nor expired."""
+        now = now or timezone.now()
+        return self.filter(is_active=True, api_key__revoked=False).filter(
+            Q(api_key__expiry_date__isnull=True) | Q(api_key__expiry_date__gt=now)
+        )
+
+
+class Webhook(models.Model):
+    class Format(models.TextChoices):
+        JSON = JSON, "JSON"
+        XML = XML, "XML"
+
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("API key")
+    )
+    url = models.URLField(
+        _("Destination URL"), max_length=URL_MAX_LENGTH, validators=[validate_destination_url]
+    )
+    events = models.JSONField(_("Fire when"), default=list, validators=[validate_event_types])
+    format = models.CharField(_("Format"), max_length=4, choices=Format.choices, default=JSON)
+    is_active = models.BooleanField(_("Active"), default=True)
+    deactivated_reason = models.CharField(
+        _("why it was switched off"), max_length=300, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = WebhookQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["is_active"], name="webhook_active_idx")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return event_type in self.events
+
+    def deactivate(self, reason: str = "") -> int:
+        """Switch the webhook off and cancel what is scheduled for it; returns how many."""
+        with transaction.atomic(using=self._state.db):
+            Webhook.objects.using(self._state.db).filter(pk=self.pk).update(
+                is_active=False, deactivated_reason=reason[:300], updated_at=timezone.now()
+            )
+            self.is_active = False
+            self.deactivated_reason = reason[:300]
+            return self.cancel_scheduled_attempts()
+
+    def cancel_scheduled_attempts(self) -> int:
+        return (
+            DeliveryAttempt.objects.using(self._state.db)
+            .filter(webhook_id=self.pk, status=DeliveryAttempt.Status.SCHEDULED)
+            .update(status=DeliveryAttempt.Status.CANCELLED, finished_at=timezone.now())
+        )
+
+
+class Event(models.Model):
+    """The outbox row: written in the transaction that caused it, the source of truth.
+
+    Order events get their ``data`` built when the transaction commits (so rows created
+    later in that transaction, like order items, are in it); ``dispatched_at`` is set when
+    the attempts for its subscribers were created.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
+    type = models.CharField(_("event type"), max_length=events.EVENT_TYPE_MAX_LENGTH)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    object_model = models.CharField(max_length=100, blank=True)
+    object_pk = models.CharField(max_length=100, blank=True)
+    previous = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    data = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(dispatched_at__isnull=True),
+                name="event_undispatched_idx",
+            ),
+            models.Index(fields=["created_at"], name="event_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering one event to one webhook."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Trigger(models.TextChoices):
+        EVENT = "event", _("Event")
+        RETRY = "retry", _("Automatic retry")
+        MANUAL = "manual", _("Redelivery")
+        TEST = "test", _("Test")
+
+    webhook = models.ForeignKey(
+        Webhook,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("webhook"),
+    )
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("event")
+    )
+    url = models.URLField(_("URL"), max_length=URL_MAX_LENGTH)
+    event_type = models.CharField(_("event type"), max_length=events.EVENT_TYPE_MAX_LENGTH)
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    trigger = models.CharField(
+        _("trigger"), max_length=10, choices=Trigger.choices, default=Trigger.EVENT
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
+    )
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_excerpt = models.TextField(_("response excerpt"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    request_headers = models.JSONField(_("request headers"), null=True, blank=True)
+    #: ``data.object`` as this webhook sees it when its filter changed it (null: the event's).
+    object_override = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery log")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The delivery engine's hot query: due attempts, oldest first.
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status="scheduled"),
+                name="attempt_due_idx",
+            ),
+            # Leases that ran out (a worker died mid-flight).
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="attempt_lease_idx",
+            ),
+            # A webhook's log, newest first.
+            models.Index(fields=["webhook", "-created_at"], name="attempt_webhook_recent_idx"),
+            models.Index(fields=["event", "webhook"], name="attempt_event_webhook_idx"),
+            # Pruning and "recover failed since".
+            models.Index(fields=["created_at"], name="attempt_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.url} #{self.number}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (
+            self.Status.SUCCEEDED,
+            self.Status.FAILED,
+            self.Status.CANCELLED,
+        )

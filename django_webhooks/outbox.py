@@ -1,0 +1,249 @@
+"""The one place that creates events and delivery attempts.
+
+1. :func:`record` writes :class:`Event` rows inside the caller's transaction (order signals,
+   ``send_event``). A rollback takes them away; a commit makes them the truth.
+2. Right after that commit, :func:`dispatch` builds each event's payload from the committed
+   state, finds the subscribed active webhooks, writes one attempt per webhook (one bulk
+   insert, whatever their number) and wakes the queue. If the process dies in between, the
+   sweeper (:mod:`django_webhooks.queue`) dispatches what was left undispatched.
+3. Test deliveries, redeliveries and recoveries create attempts directly
+   (:func:`send_test`, :func:`redeliver`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import events, payloads, queue
+from .models import DeliveryAttempt, Event, Webhook
+from .snapshots import order_snapshot
+
+logger = logging.getLogger("django_webhooks")
+
+
+class DeliveryRefused(Exception):
+    """A test or redelivery that cannot be made (inactive webhook, one already under way)."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict[str, Any] | None = None  # None: built from the object when the transaction commits
+    object_model: str = ""
+    object_pk: str = ""
+    previous: dict[str, Any] | None = None
+
+
+def subscribed_event_types(using: str = DEFAULT_DB_ALIAS) -> set[str]:
+    """Every event type some active webhook fires on (one query)."""
+    subscribed: set[str] = set()
+    for event_types in Webhook.objects.using(using).deliverable().values_list("events", flat=True):
+        subscribed.update(event_types or ())
+    return subscribed
+
+
+def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> list[Event]:
+    """Write events in the current transaction; dispatch them once it commits."""
+    if not new_events:
+        return []
+    now = timezone.now()
+    rows = Event.objects.using(using).bulk_create(
+        [
+            Event(
+                type=new.type,
+                created_at=now,
+                data=new.data,
+                object_model=new.object_model,
+                object_pk=new.object_pk,
+                previous=new.previous,
+            )
+            for new in new_events
+        ]
+    )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(partial(dispatch, ids, using), using=using, robust=True)
+    return rows
+
+
+def send_event(
+    type: str,  # noqa: A002 - the public name
+    data: Mapping[str, Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> Event | None:
+    """Emit an event of a registered type; delivered after the current transaction commits.
+
+    Returns the event, or None when no active webhook fires on this type.
+    """
+    if not events.is_registered(type):
+        raise ValueError(f"Unknown event type {type!r}: register it with register_event() first.")
+    if not isinstance(data, Mapping):
+        raise TypeError(f"Event data must be a mapping, not {data.__class__.__name__}.")
+    try:
+        json_data = payloads.to_json_compatible(dict(data))
+    except TypeError as error:
+        raise TypeError(f"Event data is not JSON serializable: {error}") from error
+    if type not in subscribed_event_types(using):
+        return None
+    return record([NewEvent(type=type, data=json_data)], using=using)[0]
+
+
+def dispatch(event_ids: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> int:
+    """Create the first attempts of undispatched events; returns how many were created."""
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        _skip_commit_flush(using)
+        pending = list(
+            Event.objects.using(using)
+            .select_for_update(skip_locked=True)
+            .filter(pk__in=list(event_ids), dispatched_at__isnull=True)
+        )
+        if not pending:
+            return 0
+        _build_missing_data(pending, using)
+        webhooks = list(
+            Webhook.objects.using(using).deliverable().only("id", "url", "events", "api_key_id")
+        )
+        attempts = [
+            DeliveryAttempt(
+                webhook=webhook,
+                event=event,
+                url=webhook.url,
+                event_type=event.type,
+                number=1,
+                trigger=DeliveryAttempt.Trigger.EVENT,
+                scheduled_for=now,
+                created_at=now,
+            )
+            for event in pending
+            if event.data is not None
+            for webhook in webhooks
+            if webhook.subscribes_to(event.type)
+        ]
+        for event in pending:
+            event.dispatched_at = now
+        DeliveryAttempt.objects.using(using).bulk_create(attempts)
+        Event.objects.using(using).bulk_update(pending, ["data", "dispatched_at"])
+        if attempts:
+            transaction.on_commit(partial(queue.wake, using=using), using=using, robust=True)
+    return len(attempts)
+
+
+def _build_missing_data(pending: list[Event], using: str) -> None:
+    """Order events: ``data.object`` from the committed row (with its items)."""
+    wanted: dict[str, set[str]] = {}
+    for event in pending:
+        if event.data is None and event.object_model:
+            wanted.setdefault(event.object_model, set()).add(event.object_pk)
+    snapshots: dict[tuple[str, str], dict[str, Any]] = {}
+    for label, pks in wanted.items():
+        model = apps.get_model(label)
+        for instance in model._base_manager.using(using).filter(pk__in=pks):
+            snapshots[(label, str(instance.pk))] = order_snapshot(instance)
+    for event in pending:
+        if event.data is not None or not event.object_model:
+            continue
+        snapshot = snapshots.get((event.object_model, event.object_pk))
+        if snapshot is None:
+            logger.info(
+                "%s %s: its %s is gone; nothing to send.", event.type, event.pk, event.object_model
+            )
+            continue
+        event.data = {"object": snapshot}
+        if event.previous is not None:
+            event.data["previous"] = event.previous
+
+
+def _skip_commit_flush(using: str) -> None:
+    # The event rows this transaction completes are already durable; if a crash loses this
+    # commit, the sweeper dispatches them again. So PostgreSQL need not wait for the WAL flush.
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+# --- attempts made on request: test, redeliver --------------------------------------------
+
+
+def send_test(webhook: Webhook) -> DeliveryAttempt:
+    if not webhook.is_active:
+        raise DeliveryRefused(_("The webhook is inactive; reactivate it first."))
+    using = webhook._state.db or DEFAULT_DB_ALIAS
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        event = Event.objects.using(using).create(
+            type=events.WEBHOOK_TEST,
+            created_at=now,
+            dispatched_at=now,
+            data={
+                "object": {
+                    "webhook": webhook.pk,
+                    "url": webhook.url,
+                    "message": "This is a test delivery from django-webhooks.",
+                }
+            },
+        )
+        attempt = _schedule(event, webhook, number=1, trigger=DeliveryAttempt.Trigger.TEST)
+    return attempt
+
+
+def redeliver(attempt: DeliveryAttempt) -> DeliveryAttempt:
+    """A new attempt of ``attempt``'s event to its webhook, with the same ``webhook-id``."""
+    webhook = attempt.webhook
+    if webhook is None:
+        raise DeliveryRefused(_("The webhook was deleted."))
+    if not webhook.is_active:
+        raise DeliveryRefused(_("The webhook is inactive; reactivate it first."))
+    using = attempt._state.db or DEFAULT_DB_ALIAS
+    with transaction.atomic(using=using):
+        siblings = DeliveryAttempt.objects.using(using).filter(
+            event_id=attempt.event_id, webhook_id=webhook.pk
+        )
+        if siblings.filter(
+            status__in=[DeliveryAttempt.Status.SCHEDULED, DeliveryAttempt.Status.SENDING]
+        ).exists():
+            raise DeliveryRefused(_("A delivery of this event is already scheduled."))
+        number = (siblings.aggregate(last=Max("number"))["last"] or 0) + 1
+        return _schedule(
+            attempt.event,
+            webhook,
+            number=number,
+            trigger=DeliveryAttempt.Trigger.MANUAL,
+            object_override=attempt.object_override,
+        )
+
+
+def _schedule(
+    event: Event,
+    webhook: Webhook,
+    *,
+    number: int,
+    trigger: str,
+    object_override: Any = None,
+) -> DeliveryAttempt:
+    using = event._state.db or DEFAULT_DB_ALIAS
+    now = timezone.now()
+    attempt = DeliveryAttempt.objects.using(using).create(
+        webhook=webhook,
+        event=event,
+        url=webhook.url,
+        event_type=event.type,
+        number=number,
+        trigger=trigger,
+        scheduled_for=now,
+        created_at=now,
+        object_override=object_override,
+    )
+    transaction.on_commit(partial(queue.wake, using=using), using=using, robust=True)
+    return attempt

@@ -1,0 +1,82 @@
+"""The envelope a destination receives, rendered as JSON or XML bytes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree import ElementTree
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+JSON = "json"
+XML = "xml"
+FORMATS = (JSON, XML)
+CONTENT_TYPES = {
+    JSON: "application/json; charset=utf-8",
+    XML: "application/xml; charset=utf-8",
+}
+
+# XML 1.0 cannot carry these code points at all, not even escaped.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def envelope(event_id: str, event_type: str, created_at: datetime, data: Any) -> dict[str, Any]:
+    return {"id": event_id, "type": event_type, "created_at": timestamp(created_at), "data": data}
+
+
+def timestamp(moment: datetime) -> str:
+    """``2026-11-28T01:02:03Z``: UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_json_compatible(value: Any) -> Any:
+    """What ``value`` looks like after a JSON round trip (Decimal, date, UUID → strings)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def render(document: Mapping[str, Any], fmt: str) -> bytes:
+    if fmt == XML:
+        return render_xml(document)
+    return json.dumps(
+        document, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def render_xml(document: Mapping[str, Any], root: str = "event") -> bytes:
+    element = ElementTree.Element(root)
+    _fill(element, document)
+    return ElementTree.tostring(element, encoding="utf-8", xml_declaration=True)
+
+
+def _fill(element: ElementTree.Element, value: Any) -> None:
+    if value is None:
+        element.set("nil", "true")
+    elif isinstance(value, Mapping):
+        for key, child_value in value.items():
+            key = str(key)
+            if _XML_NAME.match(key) and not key.lower().startswith("xml"):
+                child = ElementTree.SubElement(element, key)
+            else:
+                child = ElementTree.SubElement(element, "entry", key=_clean(key))
+            _fill(child, child_value)
+    elif isinstance(value, list | tuple):
+        element.set("type", "list")
+        for item in value:
+            _fill(ElementTree.SubElement(element, "item"), item)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    else:
+        element.text = _clean(value if isinstance(value, str) else _scalar(value))
+
+
+def _scalar(value: Any) -> str:
+    encoded = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return encoded if isinstance(encoded, str) else json.dumps(encoded)
+
+
+def _clean(text: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", text)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ShopConfig(AppConfig):
+    name = "example_project.shop"
+    label = "shop"
+    verbose_name = _("Shop")
+
+    def ready(self) -> None:
+        from django_webhooks import register_event
+
+        from . import signals  # noqa: F401 - connects the customer.deleted sender
+
+        register_event("customer.deleted", _("Customer data removed"))

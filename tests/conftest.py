@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from django.conf import settings
+
+from tests.receiver import Receiver
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES = settings.DEPLOYMENT == "postgres"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if POSTGRES:
+        missing = [
+            name
+            for name, host, port in [
+                ("PostgreSQL", settings.DATABASES["default"]["HOST"], 5432),
+                ("Redis", "127.0.0.1", 6379),
+            ]
+            if not _reachable(host, int(port))
+        ]
+        if missing:
+            reason = f"{' and '.join(missing)} not reachable on 127.0.0.1"
+            if IN_CI:
+                pytest.exit(f"CI=true but {reason}: the deployment tests cannot run.", returncode=1)
+            skip = pytest.mark.skip(reason=f"{reason}: start them to run the deployment tests")
+            for item in items:
+                item.add_marker(skip)
+        return
+    skip_postgres = pytest.mark.skip(
+        reason="needs the PostgreSQL + Redis deployment: runs under `make test` "
+        "(WEBHOOKS_TEST_DEPLOYMENT=postgres)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip_postgres)
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api_key(db):
+    from django_webhooks.models import ApiKey
+
+    key, _token = ApiKey.objects.create_key(name="Accounting")
+    return key

@@ -1,0 +1,234 @@
+"""A real HTTP receiver on 127.0.0.1 that can answer well, wrongly, slowly or never.
+
+Each path is given a script of behaviours, played in order (the last one repeats)::
+
+    receiver.script("/flaky", [Status(500), Status(500), Status(200)])
+    url = receiver.url("/flaky")
+
+Every request is recorded (arrival time, headers, body) and can be awaited.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    arrived_at: float  # time.time()
+    arrived_monotonic: float
+
+
+class Behaviour:
+    def respond(self, handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Status(Behaviour):
+    code: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def respond(self, handler, receiver) -> None:
+        if self.delay and receiver.stopping.wait(self.delay):
+            return
+        handler.send_response(self.code)
+        for name, value in self.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        handler.wfile.write(self.body)
+
+
+@dataclass
+class Redirect(Behaviour):
+    location: str
+    code: int = 302
+
+    def respond(self, handler, receiver) -> None:
+        Status(self.code, b"moved", {"Location": self.location}).respond(handler, receiver)
+
+
+@dataclass
+class Drip(Behaviour):
+    """The whole answer, status line included, one byte per ``interval``."""
+
+    interval: float = 1.0
+    answer: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        for byte in self.answer:
+            if receiver.stopping.wait(self.interval):
+                return
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:
+                return
+
+
+class Never(Behaviour):
+    """Read the request, then hold the connection without a byte of answer."""
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        receiver.stopping.wait()
+
+
+@dataclass
+class Big(Behaviour):
+    """A 200 with ``size`` bytes of body, streamed."""
+
+    size: int = 100 * 1024 * 1024
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(self.size))
+        handler.end_headers()
+        chunk = b"x" * 65536
+        sent = 0
+        try:
+            while sent < self.size and not receiver.stopping.is_set():
+                handler.wfile.write(chunk[: self.size - sent])
+                sent += len(chunk)
+        except OSError:
+            return
+
+
+@dataclass
+class ManyHeaders(Behaviour):
+    count: int = 10_000
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        handler.send_response(200)
+        try:
+            for number in range(self.count):
+                handler.send_header(f"X-Filler-{number}", "y" * 100)
+            handler.end_headers()
+            handler.wfile.write(b"ok")
+        except OSError:
+            return
+
+
+class Reset(Behaviour):
+    """Start a 200 answer, then reset the connection (RST) halfway through the body."""
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+        handler.wfile.flush()
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        receiver = self.server.receiver
+        path = self.path.split("?", 1)[0]
+        behaviour = receiver._record_and_pick(
+            Received(path, dict(self.headers.items()), body, time.time(), time.monotonic())
+        )
+        behaviour.respond(self, receiver)
+
+    do_GET = do_POST
+    do_PUT = do_POST
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients that hang up early are part of the tests
+
+
+class Receiver:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.stopping = threading.Event()
+        self.requests: list[Received] = []
+        self.connections = 0
+        self._scripts: dict[str, list[Behaviour]] = {}
+        self._served: dict[str, int] = {}
+        self._changed = threading.Condition()
+        self._server = _Server((host, 0), _Handler)
+        self._server.receiver = self
+        original_verify = self._server.verify_request
+
+        def counting_verify(request, client_address):
+            self.connections += 1
+            return original_verify(request, client_address)
+
+        self._server.verify_request = counting_verify
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, path: str = "/ok") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def script(self, path: str, behaviours: Sequence[Behaviour]) -> str:
+        self._scripts[path] = list(behaviours)
+        return self.url(path)
+
+    def _record_and_pick(self, received: Received) -> Behaviour:
+        with self._changed:
+            self.requests.append(received)
+            served = self._served.get(received.path, 0)
+            self._served[received.path] = served + 1
+            self._changed.notify_all()
+        script = self._scripts.get(received.path) or [Status(200)]
+        return script[min(served, len(script) - 1)]
+
+    def received(self, path: str | None = None) -> list[Received]:
+        with self._changed:
+            return [r for r in self.requests if path is None or r.path == path]
+
+    def wait_for(
+        self, count: int, path: str | None = None, timeout: float = 10.0
+    ) -> list[Received]:
+        """Block until ``count`` requests (to ``path``) arrived; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                matching = [r for r in self.requests if path is None or r.path == path]
+                if len(matching) >= count:
+                    return matching
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"{len(matching)} of {count} expected requests to {path or 'any path'} "
+                        f"arrived within {timeout} s"
+                    )
+                self._changed.wait(remaining)

@@ -1,0 +1,71 @@
+"""Settings for the test suite and for the qcluster processes it starts.
+
+``WEBHOOKS_TEST_DEPLOYMENT``: ``sqlite`` (SQLite file + ORM broker, the default) or
+``postgres`` (PostgreSQL + Redis broker). A test that starts a qcluster passes the live test
+database's name in ``WEBHOOKS_TEST_DB_NAME`` and the delivery settings in ``WEBHOOKS_TEST_*``.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from example_project.settings import INSTALLED_APPS, MIDDLEWARE, REST_FRAMEWORK, TEMPLATES  # noqa: F401
+
+DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
+# Several checkouts may test at once on one machine: keep their databases and queues apart.
+CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+SECRET_KEY = "tests-only"
+ROOT_URLCONF = "example_project.urls"
+USE_TZ = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SILENCED_SYSTEM_CHECKS = ["django_webhooks.W004"]  # private destinations are what tests use
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+if DEPLOYMENT == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME", f"webhooks_{CHECKOUT}"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "CONN_MAX_AGE": 60,
+        }
+    }
+    BROKER = {"redis": REDIS_URL}
+else:
+    sqlite_path = os.path.join(tempfile.gettempdir(), f"django-webhooks-{CHECKOUT}.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME", sqlite_path),
+            "TEST": {"NAME": sqlite_path.replace(".sqlite3", "-test.sqlite3")},
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+    BROKER = {"orm": "default"}
+
+Q_CLUSTER = {
+    "name": os.environ.get("Q_CLUSTER_NAME", f"webhooks-tests-{CHECKOUT}"),
+    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "timeout": 60,
+    "retry": 120,
+    "poll": 0.05,
+    "save_limit": 0,
+    "catch_up": False,
+    "log_level": "INFO",
+    **BROKER,
+}
+
+WEBHOOKS = {
+    "ORDER_MODEL": "shop.Order",
+    "ORDER_SERIALIZER": "example_project.shop.serializers.OrderSerializer",
+    "ALLOW_PRIVATE_DESTINATIONS": True,
+    **json.loads(os.environ.get("WEBHOOKS_TEST_OVERRIDES", "{}")),
+}
