@@ -167,7 +167,7 @@ def prepare(attempt: DeliveryAttempt, now: datetime, bodies: dict) -> Prepared:
     body = bodies.get(body_key)
     if body is None:
         body = bodies[body_key] = render_body(event, webhook.format, attempt.object_override)
-    timestamp = int(time.time())
+    timestamp = int(now.timestamp())
     headers = {
         "Content-Type": payloads.CONTENT_TYPES[webhook.format],
         "webhook-id": event.pk,

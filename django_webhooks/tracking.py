@@ -32,8 +32,8 @@ def connect() -> None:
     disconnect()
     try:
         model = order_model()
-    except (LookupError, ValueError):
-        return
+    except (LookupError, ValueError, TypeError, AttributeError):
+        return  # a wrong ORDER_MODEL is reported by the system check E003
     if model is None:
         return
     pre_save.connect(_before_save, sender=model, dispatch_uid=_UIDS[pre_save])

@@ -60,3 +60,35 @@ def api_key(db):
 
     key, _token = ApiKey.objects.create_key(name="Accounting")
     return key
+
+
+class Clock:
+    """A wall clock the test moves by hand (``django.utils.timezone.now``)."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from datetime import UTC, datetime
+
+    fake = Clock(datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC))
+    monkeypatch.setattr("django.utils.timezone.now", fake)
+    return fake
+
+
+@pytest.fixture
+def woken(monkeypatch):
+    """Record queue wake-ups instead of enqueuing django-q2 tasks."""
+    calls: list[str] = []
+    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": calls.append(using))
+    return calls

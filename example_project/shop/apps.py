@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class ShopConfig(AppConfig):
     name = "example_project.shop"
     label = "shop"
+    default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Shop")
 
     def ready(self) -> None:

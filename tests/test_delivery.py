@@ -1,0 +1,300 @@
+"""The delivery engine at unit level: schedule, verdicts, claims, leases, what is recorded.
+
+HTTP is faked with ``responses`` and time with the ``clock`` fixture; the real queue, the real
+receiver and real timing are in tests/integration/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import responses
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from django_webhooks import delivery, outbox, signing
+from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Webhook
+from django_webhooks.signals import webhook_deactivated, webhook_deleted
+from example_project.shop.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+URL = "https://erp.example.com/hooks"
+Status = DeliveryAttempt.Status
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def webhook(api_key, woken):
+    return Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"])
+
+
+def sent_headers(http):
+    return [call.request.headers for call in http.calls]
+
+
+def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http, clock):
+    http.post(URL, status=500, body="boom")
+    start = clock.now
+    order = Order.objects.create()
+    expected_offsets = [0, 60, 180, 360, 600, 900]  # 60, 120, 180, 240, 300 s after the previous
+    sent_at = []
+    for offset in expected_offsets:
+        clock.now = start + timedelta(seconds=offset) - timedelta(milliseconds=1)
+        assert delivery.run().sent == 0, f"attempt went early, before +{offset} s"
+        clock.now = start + timedelta(seconds=offset)
+        assert delivery.run().sent == 1
+        sent_at.append(clock.now)
+    clock.advance(365 * 24 * 3600)
+    assert delivery.run().sent == 0  # never a 7th
+    attempts = list(DeliveryAttempt.objects.order_by("number"))
+    assert [a.number for a in attempts] == [1, 2, 3, 4, 5, 6]
+    assert all(a.status == Status.FAILED for a in attempts)
+    assert [a.finished_at for a in attempts] == sent_at
+    assert [int(h["X-Webhook-Attempt"]) for h in sent_headers(http)] == [1, 2, 3, 4, 5, 6]
+    assert {h["webhook-id"] for h in sent_headers(http)} == {Event.objects.get().pk}
+    timestamps = [int(h["webhook-timestamp"]) for h in sent_headers(http)]
+    assert timestamps == [int(moment.timestamp()) for moment in sent_at]
+    assert json.loads(http.calls[0].request.body)["data"]["object"]["id"] == order.pk
+
+
+def test_headers_and_signature_per_contract(webhook, http):
+    http.post(URL, status=200)
+    Order.objects.create()
+    delivery.run()
+    (call,) = http.calls
+    headers = call.request.headers
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["X-Webhook-Event"] == "order.created"
+    assert headers["User-Agent"].startswith("django-webhooks/")
+    verified = StandardWebhook(webhook.api_key.signing_secret).verify(call.request.body, headers)
+    assert verified["type"] == "order.created"
+
+
+def test_xml_webhooks_get_xml(api_key, woken, http):
+    Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"], format="xml")
+    http.post(URL, status=200)
+    order = Order.objects.create()
+    delivery.run()
+    (call,) = http.calls
+    assert call.request.headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert f"<id>{order.pk}</id>".encode() in call.request.body
+    headers = call.request.headers
+    assert signing.verify(
+        api_key.signing_secret,
+        headers["webhook-id"],
+        int(headers["webhook-timestamp"]),
+        call.request.body,
+        headers["webhook-signature"],
+    )
+
+
+def test_success_is_recorded_and_not_retried(webhook, http):
+    http.post(URL, status=200, body="thanks " * 2000)
+    Order.objects.create()
+    delivery.run()
+    (attempt,) = DeliveryAttempt.objects.all()
+    assert attempt.status == Status.SUCCEEDED
+    assert attempt.response_status == 200
+    assert attempt.response_excerpt.startswith("thanks")
+    assert len(attempt.response_excerpt) == delivery.RESPONSE_EXCERPT_CHARS
+    assert attempt.duration_ms is not None
+    assert attempt.error == ""
+    assert attempt.lease_expires_at is None
+    assert attempt.request_headers["webhook-signature"].endswith("…")
+    assert webhook.api_key.signing_secret not in json.dumps(attempt.request_headers)
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 405, 406, 410, 411])
+def test_deactivating_codes_switch_the_webhook_off_and_cancel_what_is_scheduled(
+    webhook, http, clock, code
+):
+    received = []
+    webhook_deactivated.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
+    try:
+        http.post(URL, status=500)
+        Order.objects.create()
+        delivery.run()  # first order fails: a retry is now scheduled
+        http.replace(responses.POST, URL, status=code)
+        Order.objects.create()
+        delivery.run()
+    finally:
+        webhook_deactivated.disconnect(dispatch_uid="t")
+    webhook.refresh_from_db()
+    assert webhook.is_active is False
+    assert str(code) in webhook.deactivated_reason
+    statuses = Counter(DeliveryAttempt.objects.values_list("status", flat=True))
+    assert statuses == {Status.FAILED: 2, Status.CANCELLED: 1}
+    assert received[0]["webhook"].pk == webhook.pk
+    clock.advance(3600)
+    assert delivery.run().sent == 0
+
+
+def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
+    received = []
+    webhook_deleted.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
+    try:
+        http.post(URL, status=200, body="OK but Please Unsubscribe Me")
+        Order.objects.create()
+        delivery.run()
+    finally:
+        webhook_deleted.disconnect(dispatch_uid="t")
+    assert not Webhook.objects.filter(pk=webhook.pk).exists()
+    (attempt,) = DeliveryAttempt.objects.all()
+    assert attempt.webhook_id is None
+    assert attempt.url == URL
+    assert attempt.status == Status.FAILED
+    assert "unsubscribe" in attempt.error
+    assert received[0]["webhook"].pk == webhook.pk
+
+
+def test_inactive_or_revoked_webhooks_get_nothing_more(webhook, http, clock):
+    http.post(URL, status=500)
+    Order.objects.create()
+    delivery.run()
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=False)  # bypasses deactivate()
+    clock.advance(60)
+    assert delivery.run().sent == 0
+    assert DeliveryAttempt.objects.get(number=2).status == Status.CANCELLED
+    ApiKey.objects.filter(pk=webhook.api_key_id).update(revoked=True)
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=True)
+    Order.objects.create()
+    assert Event.objects.count() == 1  # a revoked key's webhooks are not subscribers
+    assert len(http.calls) == 1
+
+
+def test_body_rendered_once_per_event_and_format(api_key, woken, http, monkeypatch):
+    for n in range(10):
+        Webhook.objects.create(api_key=api_key, url=f"{URL}/{n}", events=["order.created"])
+        http.post(f"{URL}/{n}", status=200)
+    renders = []
+    original = delivery.render_body
+    monkeypatch.setattr(delivery, "render_body", lambda *a: renders.append(a) or original(*a))
+    Order.objects.create()
+    assert delivery.run().succeeded == 10
+    assert len(renders) == 1
+    assert len({call.request.body for call in http.calls}) == 1
+
+
+def test_claims_respect_concurrency_and_the_per_webhook_cap(api_key, woken, settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "CONCURRENCY_PER_WEBHOOK": 2}
+    busy = Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"])
+    other = Webhook.objects.create(api_key=api_key, url=URL + "/2", events=["order.created"])
+    for _ in range(5):
+        Order.objects.create()
+    claimed, more = delivery.claim(10, Counter())
+    assert Counter(a.webhook_id for a in claimed) == {busy.pk: 2, other.pk: 2}
+    assert more
+    assert all(a.status == Status.SENDING for a in claimed)
+    assert DeliveryAttempt.objects.filter(status=Status.SENDING).count() == 4
+    again, _ = delivery.claim(10, Counter({busy.pk: 2, other.pk: 1}))
+    assert Counter(a.webhook_id for a in again) == {other.pk: 1}
+    limited, _ = delivery.claim(1, Counter())
+    assert len(limited) == 1
+
+
+def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three(webhook, clock):
+    Order.objects.create()
+    (attempt,), _ = delivery.claim(5, Counter())
+    clock.advance(delivery.lease_duration().total_seconds() + 1)
+    assert delivery.release_expired_leases() == 1
+    attempt.refresh_from_db()
+    assert attempt.status == Status.SCHEDULED
+    for _ in range(2):
+        delivery.claim(5, Counter())
+        clock.advance(delivery.lease_duration().total_seconds() + 1)
+        delivery.release_expired_leases()
+    attempt.refresh_from_db()
+    assert attempt.claims == 3
+    assert attempt.status == Status.FAILED
+    assert "lost 3 times" in attempt.error
+
+
+def test_a_lease_is_not_released_before_it_expires(webhook, clock):
+    Order.objects.create()
+    delivery.claim(5, Counter())
+    clock.advance(delivery.lease_duration().total_seconds() - 1)
+    assert delivery.release_expired_leases() == 0
+
+
+def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
+    http.post(URL, status=200)
+    Order.objects.create()
+    delivery.run()
+    first = DeliveryAttempt.objects.get()
+    second = outbox.redeliver(first)
+    assert (second.number, second.trigger) == (2, DeliveryAttempt.Trigger.MANUAL)
+    with pytest.raises(outbox.DeliveryRefused):
+        outbox.redeliver(first)  # one is already scheduled
+    delivery.run()
+    ids = [call.request.headers["webhook-id"] for call in http.calls]
+    assert ids == [first.event_id, first.event_id]
+    assert [call.request.headers["X-Webhook-Attempt"] for call in http.calls] == ["1", "2"]
+
+
+def test_redeliver_and_test_refuse_inactive_webhooks(webhook, http):
+    http.post(URL, status=200)
+    Order.objects.create()
+    delivery.run()
+    webhook.deactivate("manual")
+    with pytest.raises(outbox.DeliveryRefused):
+        outbox.redeliver(DeliveryAttempt.objects.get())
+    with pytest.raises(outbox.DeliveryRefused):
+        outbox.send_test(webhook)
+
+
+def test_test_event_goes_only_to_its_webhook(webhook, api_key, http):
+    Webhook.objects.create(api_key=api_key, url=URL + "/other", events=["webhook.test"])
+    http.post(URL, status=200)
+    outbox.send_test(webhook)
+    delivery.run()
+    (call,) = http.calls
+    body = json.loads(call.request.body)
+    assert body["type"] == "webhook.test"
+    assert body["data"]["object"]["webhook"] == webhook.pk
+
+
+def test_dispatch_is_idempotent(webhook):
+    order_event = outbox.record([outbox.NewEvent(type="order.created", data={"object": {}})])[0]
+    assert DeliveryAttempt.objects.count() == 1  # dispatched on commit (autocommit here)
+    assert outbox.dispatch([order_event.pk]) == 0
+    assert DeliveryAttempt.objects.count() == 1
+
+
+def test_event_of_a_vanished_object_is_dispatched_to_nobody(webhook):
+    (event,) = Event.objects.bulk_create(
+        [Event(type="order.created", object_model="shop.order", object_pk="424242")]
+    )
+    assert outbox.dispatch([event.pk]) == 0
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+
+
+def test_send_event_validates_and_writes_nothing_on_bad_input(api_key, woken):
+    Webhook.objects.create(api_key=api_key, url=URL, events=["customer.deleted"])
+    with pytest.raises(ValueError, match="register_event"):
+        outbox.send_event("nobody.knows", {"a": 1})
+    with pytest.raises(TypeError, match="mapping"):
+        outbox.send_event("customer.deleted", ["a"])
+    with pytest.raises(TypeError, match="JSON"):
+        outbox.send_event("customer.deleted", {"a": object()})
+    assert Event.objects.count() == 0
+
+
+def test_the_example_store_sends_customer_deleted(api_key, woken):
+    from example_project.shop.models import Customer
+
+    Webhook.objects.create(api_key=api_key, url=URL, events=["customer.deleted"])
+    customer = Customer.objects.create(name="Ada", email="ada@example.com")
+    customer_pk = customer.pk
+    customer.delete()
+    (event,) = Event.objects.all()
+    assert event.type == "customer.deleted"
+    assert event.data == {"object": {"id": customer_pk}}  # no personal data in the removal event
+    assert DeliveryAttempt.objects.get().event_id == event.pk

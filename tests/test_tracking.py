@@ -1,0 +1,193 @@
+"""Order saves and deletes become the catalog's order events, recorded in the transaction."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_webhooks import events
+from django_webhooks.models import DeliveryAttempt, Event, Webhook
+from example_project.shop.models import Order, OrderItem, Supplier
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ALL_ORDER_EVENTS = sorted(events.ORDER_EVENT_TYPES)
+
+
+@pytest.fixture
+def webhook(api_key, woken):
+    return Webhook.objects.create(
+        api_key=api_key, url="https://erp.example.com/hooks", events=ALL_ORDER_EVENTS
+    )
+
+
+def delivered(event_type=None):
+    attempts = DeliveryAttempt.objects.select_related("event").order_by("id")
+    return [a.event for a in attempts if event_type is None or a.event_type == event_type]
+
+
+def test_created_order_payload_includes_items_saved_later_in_the_transaction(webhook):
+    supplier = Supplier.objects.create(code="acme", name="ACME")
+    with transaction.atomic():
+        order = Order.objects.create(note="gift")
+        OrderItem.objects.create(
+            order=order, sku="A-1", name="Anvil", quantity=2, supplier=supplier
+        )
+        assert Event.objects.get().data is None  # built at commit, not before
+    (event,) = delivered()
+    assert event.type == "order.created"
+    assert event.data["object"]["id"] == order.pk
+    assert event.data["object"]["items"] == [
+        {
+            "id": order.items.get().pk,
+            "sku": "A-1",
+            "name": "Anvil",
+            "quantity": 2,
+            "unit_price": "0.00",
+            "supplier": "acme",
+        }
+    ]
+    assert "previous" not in event.data
+
+
+def test_status_change_fires_updated_and_status_changed_with_previous(webhook):
+    order = Order.objects.create()
+    Event.objects.all().delete()
+    order.status = Order.Status.PAID
+    order.payment_status = Order.PaymentStatus.COMPLETED
+    order.save()
+    types = sorted(event.type for event in Event.objects.all())
+    assert types == [
+        "order.payment_status_changed",
+        "order.status_changed",
+        "order.updated",
+    ]
+    for event in Event.objects.all():
+        assert event.data["previous"] == {"status": "pending", "payment_status": "requested"}
+        assert event.data["object"]["status"] == "paid"
+
+
+def test_fulfilment_change_fires_its_own_event(webhook):
+    order = Order.objects.create()
+    order.fulfillment_status = Order.FulfillmentStatus.FULFILLED
+    order.save(update_fields=["fulfillment_status"])
+    assert {e.type for e in Event.objects.exclude(type="order.created")} == {
+        "order.updated",
+        "order.fulfillment_status_changed",
+    }
+
+
+def test_a_save_that_changes_nothing_emits_nothing(webhook):
+    order = Order.objects.create()
+    before = Event.objects.count()
+    order.save()  # updated_at (auto_now) moves, but that is not a change of the order
+    Order.objects.get(pk=order.pk).save()
+    assert Event.objects.count() == before
+
+
+def test_other_field_changes_fire_only_order_updated(webhook):
+    order = Order.objects.create()
+    order.note = "leave at the door"
+    order.save()
+    (event,) = Event.objects.exclude(type="order.created")
+    assert event.type == "order.updated"
+    assert event.data["previous"] == {"note": ""}
+
+
+def test_change_is_measured_against_the_database_not_a_stale_instance(webhook):
+    order = Order.objects.create()
+    stale = Order.objects.get(pk=order.pk)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)  # bypasses signals
+    stale.save()  # writes status back to pending: a real change in the database
+    (changed,) = Event.objects.filter(type="order.status_changed")
+    assert changed.previous == {"status": "paid"}
+
+
+def test_rolled_back_transaction_sends_nothing(webhook, woken):
+    def place_order_then_fail():
+        with transaction.atomic():
+            Order.objects.create()
+            raise RuntimeError("payment provider said no")
+
+    with pytest.raises(RuntimeError):
+        place_order_then_fail()
+    assert Event.objects.count() == 0
+    assert DeliveryAttempt.objects.count() == 0
+    assert woken == []
+
+
+def test_rolled_back_savepoint_sends_only_what_survived(webhook):
+    with transaction.atomic():
+        kept = Order.objects.create()
+        try:
+            with transaction.atomic():
+                Order.objects.create()
+                raise ValueError
+        except ValueError:
+            pass
+    assert [event.data["object"]["id"] for event in delivered()] == [kept.pk]
+
+
+def test_deleted_order_carries_its_last_state_and_items(webhook):
+    order = Order.objects.create()
+    OrderItem.objects.create(order=order, sku="A-1", name="Anvil")
+    order_pk = order.pk
+    order.delete()
+    (event,) = delivered("order.deleted")
+    assert event.data["object"]["id"] == order_pk
+    assert [item["sku"] for item in event.data["object"]["items"]] == ["A-1"]
+
+
+def test_unsubscribed_types_are_not_recorded(api_key, woken):
+    Webhook.objects.create(api_key=api_key, url="https://a.example.com/", events=["order.deleted"])
+    order = Order.objects.create()
+    order.status = Order.Status.PAID
+    order.save()
+    assert Event.objects.count() == 0
+    order.delete()
+    assert list(Event.objects.values_list("type", flat=True)) == ["order.deleted"]
+
+
+def test_no_active_webhook_costs_one_query_and_no_rows(api_key, woken):
+    Webhook.objects.create(
+        api_key=api_key, url="https://a.example.com/", events=ALL_ORDER_EVENTS, is_active=False
+    )
+    with CaptureQueriesContext(connection) as queries:
+        Order.objects.create()
+    assert Event.objects.count() == 0
+    assert len(queries) == 2  # our subscription lookup + the INSERT
+
+
+def test_fixture_loading_is_not_an_event(webhook):
+    from django.core import serializers
+
+    now = timezone.now()
+    order = Order(pk=999, status="paid", created_at=now, updated_at=now)
+    (loaded,) = serializers.deserialize("json", serializers.serialize("json", [order]))
+    loaded.save()  # what loaddata does: save_base(raw=True)
+    assert Order.objects.filter(pk=999).exists()
+    assert Event.objects.count() == 0
+
+
+def test_query_count_does_not_grow_with_subscribers(api_key, woken):
+    def queries_for_one_status_change(subscribers: int) -> int:
+        Webhook.objects.all().delete()
+        DeliveryAttempt.objects.all().delete()
+        Webhook.objects.bulk_create(
+            Webhook(api_key=api_key, url=f"https://h{n}.example.com/", events=ALL_ORDER_EVENTS)
+            for n in range(subscribers)
+        )
+        order = Order.objects.create()
+        order.status = Order.Status.PAID
+        with CaptureQueriesContext(connection) as queries:
+            order.save()
+        assert (
+            DeliveryAttempt.objects.filter(event__type="order.status_changed").count()
+            == subscribers
+        )
+        return len(queries)
+
+    counts = {n: queries_for_one_status_change(n) for n in (1, 10, 100)}
+    assert counts[1] == counts[10] == counts[100], counts
