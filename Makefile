@@ -17,15 +17,14 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(PY) manage.py demo
 
-test: $(INSTALLED)
-	$(PY) -m pytest
-	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "integration or postgres"
+test: test-sqlite test-postgres
 
 test-sqlite: $(INSTALLED)
 	$(PY) -m pytest
 
+# The scale-out deployment; skips with a reason when the services are down (fails under CI=true).
 test-postgres: $(INSTALLED)
-	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "integration or postgres"
+	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "not browser"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.cluster import Cluster
+
+#: The store's schedule scaled down ~100x, and a 1 s deadline, so a full run takes seconds.
+FAST = {"RETRY_DELAYS": [0.5, 1, 1.5, 2, 2.5], "TIMEOUT": 1}
+
+
+@pytest.fixture(scope="module")
+def cluster(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        running = Cluster(FAST, workers=2).start()
+    yield running
+    running.stop()
