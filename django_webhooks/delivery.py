@@ -23,7 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import payloads, policy, signals, signing
+from . import outbox, payloads, policy, signals, signing
 from .conf import webhook_settings
 from .models import DeliveryAttempt, Event, Webhook
 from .policy import Verdict
@@ -360,6 +360,7 @@ def run(
         claimed_any = False
         free = concurrency - len(in_flight)
         if free > 0 and time.monotonic() < stop_claiming_at:
+            outbox.dispatch_pending(using)
             attempts, more_due = claim(free, per_webhook, using=using)
             claimed_any = bool(attempts)
             stats.claimed += len(attempts)

@@ -1,32 +1,33 @@
 """The one place that creates events and delivery attempts.
 
 1. :func:`record` writes :class:`Event` rows inside the caller's transaction (order signals,
-   ``send_event``). A rollback takes them away; a commit makes them the truth.
-2. Right after that commit, :func:`dispatch` builds each event's payload from the committed
-   state, finds the subscribed active webhooks, writes one attempt per webhook (one bulk
-   insert, whatever their number) and wakes the queue. If the process dies in between, the
-   sweeper (:mod:`django_webhooks.queue`) dispatches what was left undispatched.
-3. Test deliveries, redeliveries and recoveries create attempts directly
-   (:func:`send_test`, :func:`redeliver`).
+   ``send_event``) and wakes the queue: a rollback takes both away, a commit makes the event
+   the truth. That is all the order save pays for, whatever the number of subscribers.
+2. A worker then calls :func:`dispatch_pending`: it builds each event's payload from the
+   committed state (so rows created later in the same transaction, like order items, are
+   in it), finds the subscribed active webhooks and writes one attempt per webhook in one
+   INSERT. An event stays undispatched until that transaction commits, so a crashed worker
+   or a lost wake-up only delays it.
+3. Test deliveries and redeliveries create their attempt directly (:func:`send_test`,
+   :func:`redeliver`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max, Model
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import events, payloads, queue
-from .models import DeliveryAttempt, Event, Webhook
+from .models import ApiKey, DeliveryAttempt, Event, Webhook
 from .snapshots import order_snapshot
 
 logger = logging.getLogger("django_webhooks")
@@ -39,40 +40,74 @@ class DeliveryRefused(Exception):
 @dataclass(frozen=True)
 class NewEvent:
     type: str
-    data: dict[str, Any] | None = None  # None: built from the object when the transaction commits
+    data: dict[str, Any] | None = None  # None: built from the object once the change committed
     object_model: str = ""
     object_pk: str = ""
     previous: dict[str, Any] | None = None
 
 
-def subscribed_event_types(using: str = DEFAULT_DB_ALIAS) -> set[str]:
-    """Every event type some active webhook fires on (one query)."""
-    subscribed: set[str] = set()
-    for event_types in Webhook.objects.using(using).deliverable().values_list("events", flat=True):
-        subscribed.update(event_types or ())
-    return subscribed
+def subscribed(event_types: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> set[str]:
+    """Which of ``event_types`` some deliverable webhook fires on.
+
+    This runs on every order save: one query of one ``EXISTS`` per type (each stops at the
+    first subscriber), its SQL built once per process.
+    """
+    if not event_types:
+        return set()
+    connection = connections[using]
+    sql = _subscription_sql(connection.alias, len(event_types))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = []
+    for event_type in event_types:
+        params += ['%"' + event_type.replace("_", "\\_") + '"%', True, False, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return {event_type for event_type, hit in zip(event_types, row, strict=True) if hit}
+
+
+@lru_cache(maxsize=32)
+def _subscription_sql(alias: str, count: int) -> str:
+    quote = connections[alias].ops.quote_name
+    webhook, api_key = Webhook._meta, ApiKey._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    expiry = f"k.{column(api_key, 'expiry_date')}"
+    exists = (
+        f"EXISTS(SELECT 1 FROM {quote(webhook.db_table)} w "
+        f"INNER JOIN {quote(api_key.db_table)} k "
+        f"ON k.{quote(api_key.pk.column)} = w.{column(webhook, 'api_key')} "
+        f"WHERE CAST(w.{column(webhook, 'events')} AS TEXT) LIKE %s ESCAPE '\\' "
+        f"AND w.{column(webhook, 'is_active')} = %s AND k.{column(api_key, 'revoked')} = %s "
+        f"AND ({expiry} IS NULL OR {expiry} > %s))"
+    )
+    return "SELECT " + ", ".join([exists] * count)
 
 
 def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> list[Event]:
-    """Write events in the current transaction; dispatch them once it commits."""
+    """Write events in the current transaction and wake the queue for when it commits.
+
+    Outside a transaction (autocommit) the events and the wake-up share one of their own.
+    """
     if not new_events:
         return []
     now = timezone.now()
-    rows = Event.objects.using(using).bulk_create(
-        [
-            Event(
-                type=new.type,
-                created_at=now,
-                data=new.data,
-                object_model=new.object_model,
-                object_pk=new.object_pk,
-                previous=new.previous,
-            )
-            for new in new_events
-        ]
-    )
-    ids = [row.pk for row in rows]
-    transaction.on_commit(partial(dispatch, ids, using), using=using, robust=True)
+    rows = [
+        Event(
+            type=new.type,
+            created_at=now,
+            data=new.data,
+            object_model=new.object_model,
+            object_pk=new.object_pk,
+            previous=new.previous,
+        )
+        for new in new_events
+    ]
+    with transaction.atomic(using=using, savepoint=False):
+        insert_rows(Event, rows, using)
+        queue.wake_on_commit(using)
     return rows
 
 
@@ -94,20 +129,26 @@ def send_event(
         json_data = payloads.to_json_compatible(dict(data))
     except TypeError as error:
         raise TypeError(f"Event data is not JSON serializable: {error}") from error
-    if type not in subscribed_event_types(using):
+    if not subscribed([type], using):
         return None
     return record([NewEvent(type=type, data=json_data)], using=using)[0]
 
 
-def dispatch(event_ids: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> int:
-    """Create the first attempts of undispatched events; returns how many were created."""
+def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
+    """Fan undispatched events out to their subscribers; returns how many attempts were made.
+
+    Concurrent workers skip each other's events (``SKIP LOCKED``; SQLite serialises), and an
+    event is marked dispatched in the same transaction as its attempts: no event is fanned
+    out twice, none is lost.
+    """
     now = timezone.now()
     with transaction.atomic(using=using):
         _skip_commit_flush(using)
         pending = list(
             Event.objects.using(using)
             .select_for_update(skip_locked=True)
-            .filter(pk__in=list(event_ids), dispatched_at__isnull=True)
+            .filter(dispatched_at__isnull=True)
+            .order_by("created_at")[:limit]
         )
         if not pending:
             return 0
@@ -135,22 +176,21 @@ def dispatch(event_ids: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> int:
             event.dispatched_at = now
         insert_rows(DeliveryAttempt, attempts, using)
         Event.objects.using(using).bulk_update(pending, ["data", "dispatched_at"])
-        if attempts:
-            transaction.on_commit(partial(queue.wake, using=using), using=using, robust=True)
     return len(attempts)
 
 
 def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
     """INSERT ``rows`` in as few statements as the database allows (no primary keys back).
 
-    ``bulk_create`` splits on Django 5.2's assumed SQLite limit of 999 parameters, i.e. a
-    statement per ~50 attempts; the real limit (read here) fits thousands. One statement
-    per dispatch keeps an order save's cost flat however many webhooks subscribe.
+    Both an order save (its events) and a dispatch (an attempt per subscriber) go through
+    here, so it is lean: the SQL for a given number of rows is built once per process, and
+    one statement carries as many rows as the database's parameter limit allows (Django
+    5.2's ``bulk_create`` assumes SQLite's old limit of 999, a statement per ~50 attempts).
     """
     if not rows:
         return
     connection = connections[using]
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    fields = _insert_fields(model)
     per_statement = len(rows)
     if connection.vendor == "sqlite":
         import sqlite3
@@ -160,14 +200,37 @@ def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
         per_statement = max(limit // len(fields), 1)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
-            query = InsertQuery(model)
-            query.insert_values(fields, rows[start : start + per_statement])
-            for sql, params in query.get_compiler(using=using).as_sql():
-                cursor.execute(sql, params)
+            chunk = rows[start : start + per_statement]
+            params = [
+                field.get_db_prep_save(field.pre_save(row, True), connection)
+                for row in chunk
+                for field in fields
+            ]
+            cursor.execute(_insert_sql(model, using, len(chunk)), params)
+
+
+@lru_cache(maxsize=64)
+def _insert_fields(model: type[Model]) -> list:
+    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(model: type[Model], using: str, count: int) -> str:
+    quote = connections[using].ops.quote_name
+    fields = _insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
+        [row] * count
+    )
 
 
 def _build_missing_data(pending: list[Event], using: str) -> None:
-    """Order events: ``data.object`` from the committed row (with its items)."""
+    """Order events: ``data.object`` from the committed row (with its items).
+
+    A serializer that fails for one order must not hold the others back: that event is
+    logged and left without data, so nothing is sent for it.
+    """
     wanted: dict[str, set[str]] = {}
     for event in pending:
         if event.data is None and event.object_model:
@@ -176,7 +239,12 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
     for label, pks in wanted.items():
         model = apps.get_model(label)
         for instance in model._base_manager.using(using).filter(pk__in=pks):
-            snapshots[(label, str(instance.pk))] = order_snapshot(instance)
+            try:
+                snapshots[(label, str(instance.pk))] = order_snapshot(instance)
+            except Exception:
+                logger.exception(
+                    "Cannot serialize %s %s; its events are not sent.", label, instance.pk
+                )
     for event in pending:
         if event.data is not None or not event.object_model:
             continue
@@ -193,7 +261,7 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
 
 def _skip_commit_flush(using: str) -> None:
     # The event rows this transaction completes are already durable; if a crash loses this
-    # commit, the sweeper dispatches them again. So PostgreSQL need not wait for the WAL flush.
+    # commit, they are simply dispatched again. So PostgreSQL need not wait for the WAL flush.
     connection = connections[using]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -272,5 +340,5 @@ def _schedule(
         created_at=now,
         object_override=object_override,
     )
-    transaction.on_commit(partial(queue.wake, using=using), using=using, robust=True)
+    queue.wake_on_commit(using)
     return attempt

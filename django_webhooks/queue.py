@@ -9,8 +9,8 @@ The database rows are the truth and a queue message only wakes work up, so a los
   qcluster worker process, of which the one holding a file lock sleeps until the next attempt
   falls due (looking at least twice a second) and wakes the queue for them.
 * :func:`sweep` (every few seconds from the ticker, and every minute from a django-q2
-  schedule as a safety net) releases the leases of dead workers, dispatches events whose
-  dispatch was lost, and re-wakes due work nobody picked up.
+  schedule as a safety net) releases the leases of dead workers and re-wakes events and
+  attempts that nobody picked up.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
 from django.utils import timezone
 
 from .conf import webhook_settings
@@ -36,18 +37,20 @@ TICK_SECONDS = 0.5
 SWEEP_EVERY_SECONDS = 5.0
 #: Due work that nobody claimed for this long gets another wake-up.
 REWAKE_AFTER_SECONDS = 5.0
-#: An event still undispatched this long after its commit lost its dispatch.
-UNDISPATCHED_AFTER_SECONDS = 5.0
+#: One process wakes the queue at most this often for new events (see wake_on_commit).
+WAKE_DEBOUNCE_SECONDS = 0.2
+_last_wake = -WAKE_DEBOUNCE_SECONDS
+#: An event still undispatched this long after it was written lost its wake-up.
+UNCLAIMED_AFTER_SECONDS = 5.0
 
 
 def wake(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Ask the cluster to deliver what is due. Never raises: a lost wake-up is swept up."""
     from django_q.tasks import async_task
 
-    options: dict = {"task_name": "django_webhooks.deliver", "save": False}
-    if webhook_settings.QUEUE_CLUSTER:
-        options["cluster"] = webhook_settings.QUEUE_CLUSTER
+    options = {"task_name": "django_webhooks.deliver", "save": False}
     try:
+        options["broker"] = _broker()
         async_task(DELIVER_TASK, using=using, q_options=options)
     except Exception:
         logger.warning(
@@ -57,8 +60,42 @@ def wake(using: str = DEFAULT_DB_ALIAS) -> bool:
     return True
 
 
+def wake_on_commit(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Wake the queue once the current transaction commits (and never if it rolls back).
+
+    A burst of commits in one process wakes the queue once per
+    :data:`WAKE_DEBOUNCE_SECONDS`: the run that wake-up starts dispatches whatever has
+    committed by then, and the ticker wakes the queue for anything committed after it ended.
+    """
+    transaction.on_commit(partial(_wake_unless_recent, using), using=using, robust=True)
+
+
+def _wake_unless_recent(using: str) -> None:
+    global _last_wake
+    now = time.monotonic()
+    if now - _last_wake < WAKE_DEBOUNCE_SECONDS:
+        return
+    _last_wake = now
+    wake(using=using)
+
+
+_brokers: dict[tuple[int, str | None], object] = {}
+
+
+def _broker():
+    """One broker (and its connection pool) per process, not one per wake-up."""
+    from django_q.brokers import get_broker
+
+    key = (os.getpid(), webhook_settings.QUEUE_CLUSTER)
+    broker = _brokers.get(key)
+    if broker is None:
+        _brokers.clear()
+        broker = _brokers[key] = get_broker(webhook_settings.QUEUE_CLUSTER)
+    return broker
+
+
 def deliver(using: str = DEFAULT_DB_ALIAS) -> dict:
-    """The django-q2 task: deliver what is due (see :func:`django_webhooks.delivery.run`)."""
+    """The django-q2 task: dispatch new events, deliver what is due (:mod:`.delivery`)."""
     from . import delivery
 
     stats = delivery.run(using=using, wake=wake)
@@ -66,25 +103,21 @@ def deliver(using: str = DEFAULT_DB_ALIAS) -> dict:
 
 
 def sweep(using: str = DEFAULT_DB_ALIAS) -> dict:
-    """Recover what a crash, a lost wake-up or a lost dispatch left behind."""
-    from . import delivery, outbox
+    """Recover what a crash or a lost wake-up left behind: dead leases, unclaimed work."""
+    from . import delivery
     from .models import DeliveryAttempt, Event
 
     now = timezone.now()
     released = delivery.release_expired_leases(using=using, now=now)
-    stale = now - timedelta(seconds=UNDISPATCHED_AFTER_SECONDS)
-    undispatched = list(
-        Event.objects.using(using)
-        .filter(dispatched_at__isnull=True, created_at__lt=stale)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:1000]
-    )
-    dispatched = outbox.dispatch(undispatched, using=using) if undispatched else 0
     due = DeliveryAttempt.objects.using(using).filter(
         status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now
     )
-    woke = bool(released or dispatched or due.exists()) and wake(using=using)
-    return {"released": released, "dispatched": dispatched, "woke": woke}
+    stale = now - timedelta(seconds=UNCLAIMED_AFTER_SECONDS)
+    undispatched = Event.objects.using(using).filter(
+        dispatched_at__isnull=True, created_at__lt=stale
+    )
+    woke = bool(released or due.exists() or undispatched.exists()) and wake(using=using)
+    return {"released": released, "woke": woke}
 
 
 def newest_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> datetime | None:
@@ -95,6 +128,18 @@ def newest_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> da
         .filter(status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now or timezone.now())
         .order_by("-scheduled_for")
         .values_list("scheduled_for", flat=True)
+        .first()
+    )
+
+
+def newest_undispatched(using: str = DEFAULT_DB_ALIAS) -> datetime | None:
+    from .models import Event
+
+    return (
+        Event.objects.using(using)
+        .filter(dispatched_at__isnull=True)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
         .first()
     )
 
@@ -112,7 +157,7 @@ def next_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> date
 
 
 class Ticker(threading.Thread):
-    """Wakes the queue when retries fall due; sweeps every few seconds.
+    """Wakes the queue when retries fall due or events wait; sweeps every few seconds.
 
     Every worker process runs one, but only the holder of a per-host, per-database file lock
     works, so a host costs two small indexed queries a second, however many workers it runs.
@@ -147,7 +192,14 @@ class Ticker(threading.Thread):
             self._last_sweep = now_monotonic
             sweep(using=self.using)
         now = timezone.now()
-        newest = newest_due(self.using, now)
+        newest = max(
+            (
+                moment
+                for moment in (newest_due(self.using, now), newest_undispatched(self.using))
+                if moment is not None
+            ),
+            default=None,
+        )
         if newest is not None:
             if self._watermark is None or newest > self._watermark:
                 self._watermark = newest

@@ -1,9 +1,13 @@
 """Order saves and deletes → order events (CONTRACT §4).
 
-``pre_save`` reads the row as the database has it (when some active webhook listens),
-``post_save`` compares and records the events in the same transaction, ``pre_delete``
-records ``order.deleted`` while the order's items still exist. Changes made with
-``QuerySet.update()`` bypass model signals and are not seen, as in every signal-based app.
+Like django-model-utils' FieldTracker, every order instance remembers the values it was
+loaded (or last saved) with; ``post_save`` compares, and when some active webhook listens,
+records the events in the save's transaction. ``pre_delete`` records ``order.deleted``
+while the order's items still exist. An order save thus costs no extra read; only one small
+query (who listens?) and, when someone does, one INSERT and the queue's wake-up.
+
+Not seen, as in every signal-based app: ``QuerySet.update()`` and raw SQL. An instance
+refreshed with ``refresh_from_db()`` compares against what it was loaded with.
 """
 
 from __future__ import annotations
@@ -12,17 +16,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_init, post_save, pre_delete
 
 from . import events, outbox, payloads
 from .snapshots import model_label, order_model, order_snapshot
 
-_PENDING = "_django_webhooks_pending"
+_LOADED = "_django_webhooks_loaded"
 _UIDS = {
-    pre_save: "django_webhooks.tracking.before_save",
+    post_init: "django_webhooks.tracking.remember",
     post_save: "django_webhooks.tracking.after_save",
     pre_delete: "django_webhooks.tracking.before_delete",
 }
+_RECEIVERS: dict = {}
 _connected: type[models.Model] | None = None
 
 
@@ -36,9 +41,8 @@ def connect() -> None:
         return  # a wrong ORDER_MODEL is reported by the system check E003
     if model is None:
         return
-    pre_save.connect(_before_save, sender=model, dispatch_uid=_UIDS[pre_save])
-    post_save.connect(_after_save, sender=model, dispatch_uid=_UIDS[post_save])
-    pre_delete.connect(_before_delete, sender=model, dispatch_uid=_UIDS[pre_delete])
+    for signal, receiver in _RECEIVERS.items():
+        signal.connect(receiver, sender=model, dispatch_uid=_UIDS[signal])
     _connected = model
 
 
@@ -50,47 +54,33 @@ def disconnect() -> None:
     _connected = None
 
 
-def _tracked_fields(instance: models.Model, update_fields: Any) -> list[models.Field]:
-    deferred = instance.get_deferred_fields()
+def _tracked_fields(model: type[models.Model]) -> list[models.Field]:
     return [
         field
-        for field in instance._meta.concrete_fields
-        if not field.primary_key
-        and not getattr(field, "auto_now", False)
-        and field.attname not in deferred
-        and (update_fields is None or field.name in update_fields or field.attname in update_fields)
+        for field in model._meta.concrete_fields
+        if not field.primary_key and not getattr(field, "auto_now", False)
     ]
 
 
-def _before_save(sender, instance, raw=False, using=None, update_fields=None, **kwargs) -> None:
-    if raw:
-        return
-    subscribed = outbox.subscribed_event_types(using) & events.ORDER_EVENT_TYPES
-    if not subscribed:
-        instance.__dict__.pop(_PENDING, None)
-        return
-    old_values = None
-    if instance.pk is not None:
-        fields = _tracked_fields(instance, update_fields)
-        old_values = (
-            sender._base_manager.using(using)
-            .filter(pk=instance.pk)
-            .values(*[field.attname for field in fields])
-            .first()
-        )
-    instance.__dict__[_PENDING] = (subscribed, old_values)
+def _remember(sender, instance: models.Model, **kwargs) -> None:
+    values = instance.__dict__
+    instance.__dict__[_LOADED] = {
+        field.attname: values[field.attname]
+        for field in _tracked_fields(sender)
+        if field.attname in values  # deferred fields are not loaded, so not compared
+    }
 
 
 def _after_save(sender, instance, created, raw=False, using=None, update_fields=None, **kwargs):
-    pending = instance.__dict__.pop(_PENDING, None)
-    if raw or pending is None:
+    loaded = instance.__dict__.get(_LOADED, {})
+    _remember(sender, instance)
+    if raw:
         return
-    subscribed, old_values = pending
     previous = None
-    if created or old_values is None:
+    if created:
         types = [events.ORDER_CREATED]
     else:
-        previous = _changes(instance, old_values, update_fields)
+        previous = _changes(sender, instance, loaded, update_fields)
         if not previous:
             return
         types = [events.ORDER_UPDATED] + [
@@ -98,6 +88,7 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
             for field_name, event_type in events.STATUS_FIELD_EVENTS.items()
             if field_name in previous
         ]
+    subscribed = outbox.subscribed(types, using)
     outbox.record(
         [
             outbox.NewEvent(
@@ -114,18 +105,22 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
 
 
 def _changes(
-    instance: models.Model, old_values: dict[str, Any], update_fields: Any
+    model: type[models.Model],
+    instance: models.Model,
+    loaded: dict[str, Any],
+    update_fields: Any,
 ) -> dict[str, Any]:
     """The old values (by field name, JSON-compatible) of the fields this save changed."""
     changed = {}
-    for field in _tracked_fields(instance, update_fields):
-        if field.attname not in old_values:
+    for field in _tracked_fields(model):
+        if field.attname not in loaded:
             continue
-        old = old_values[field.attname]
-        new = getattr(instance, field.attname)
-        if _normalised(field, old) != _normalised(field, new):
+        if update_fields is not None and field.name not in update_fields:
+            continue
+        old = loaded[field.attname]
+        if _normalised(field, old) != _normalised(field, getattr(instance, field.attname)):
             changed[field.name] = old
-    return payloads.to_json_compatible(changed)
+    return payloads.to_json_compatible(changed) if changed else {}
 
 
 def _normalised(field: models.Field, value: Any) -> Any:
@@ -136,7 +131,7 @@ def _normalised(field: models.Field, value: Any) -> Any:
 
 
 def _before_delete(sender, instance, using=None, **kwargs) -> None:
-    if events.ORDER_DELETED not in outbox.subscribed_event_types(using):
+    if not outbox.subscribed([events.ORDER_DELETED], using):
         return
     outbox.record(
         [
@@ -149,3 +144,6 @@ def _before_delete(sender, instance, using=None, **kwargs) -> None:
         ],
         using=using,
     )
+
+
+_RECEIVERS.update({post_init: _remember, post_save: _after_save, pre_delete: _before_delete})

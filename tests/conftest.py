@@ -92,3 +92,9 @@ def woken(monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": calls.append(using))
     return calls
+
+
+@pytest.fixture(autouse=True)
+def every_commit_wakes(monkeypatch):
+    """Unit tests see each commit's wake-up; tests/integration keep the real debounce."""
+    monkeypatch.setattr("django_webhooks.queue.WAKE_DEBOUNCE_SECONDS", 0)

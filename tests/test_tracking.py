@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_webhooks import events
+from django_webhooks import events, outbox
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from example_project.shop.models import Order, OrderItem, Supplier
 
@@ -24,6 +24,8 @@ def webhook(api_key, woken):
 
 
 def delivered(event_type=None):
+    """The events that got attempts, once a worker dispatched them."""
+    outbox.dispatch_pending()
     attempts = DeliveryAttempt.objects.select_related("event").order_by("id")
     return [a.event for a in attempts if event_type is None or a.event_type == event_type]
 
@@ -35,7 +37,7 @@ def test_created_order_payload_includes_items_saved_later_in_the_transaction(web
         OrderItem.objects.create(
             order=order, sku="A-1", name="Anvil", quantity=2, supplier=supplier
         )
-        assert Event.objects.get().data is None  # built at commit, not before
+    assert Event.objects.get().data is None  # built by the worker from the committed rows
     (event,) = delivered()
     assert event.type == "order.created"
     assert event.data["object"]["id"] == order.pk
@@ -58,6 +60,7 @@ def test_status_change_fires_updated_and_status_changed_with_previous(webhook):
     order.status = Order.Status.PAID
     order.payment_status = Order.PaymentStatus.COMPLETED
     order.save()
+    outbox.dispatch_pending()
     types = sorted(event.type for event in Event.objects.all())
     assert types == [
         "order.payment_status_changed",
@@ -91,21 +94,46 @@ def test_other_field_changes_fire_only_order_updated(webhook):
     order = Order.objects.create()
     order.note = "leave at the door"
     order.save()
+    outbox.dispatch_pending()
     (event,) = Event.objects.exclude(type="order.created")
     assert event.type == "order.updated"
     assert event.data["previous"] == {"note": ""}
 
 
-def test_change_is_measured_against_the_database_not_a_stale_instance(webhook):
+def test_changes_are_measured_against_what_the_instance_last_saw(webhook):
     order = Order.objects.create()
-    stale = Order.objects.get(pk=order.pk)
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)  # bypasses signals
-    stale.save()  # writes status back to pending: a real change in the database
-    (changed,) = Event.objects.filter(type="order.status_changed")
-    assert changed.previous == {"status": "paid"}
+    order.status = Order.Status.PAID
+    order.save()
+    order.save()  # nothing changed since the last save
+    Order.objects.get(pk=order.pk).save()  # nor for a fresh copy
+    order.status = Order.Status.COMPLETE
+    order.save(update_fields=["status"])
+    outbox.dispatch_pending()
+    changed = Event.objects.filter(type="order.status_changed").order_by("created_at", "pk")
+    assert [event.previous for event in changed] == [{"status": "pending"}, {"status": "paid"}]
 
 
-def test_rolled_back_transaction_sends_nothing(webhook, woken):
+def test_deferred_fields_are_not_mistaken_for_changes(webhook):
+    Order.objects.create(note="hello")
+    Event.objects.all().delete()
+    partial = Order.objects.only("status").get()
+    partial.status = Order.Status.PAID
+    partial.save()
+    outbox.dispatch_pending()
+    assert sorted(Event.objects.values_list("type", flat=True)) == [
+        "order.status_changed",
+        "order.updated",
+    ]
+    assert Event.objects.get(type="order.updated").previous == {"status": "pending"}
+
+
+def test_rolled_back_transaction_sends_nothing(api_key):
+    from django_q.brokers import get_broker
+
+    Webhook.objects.create(api_key=api_key, url="https://a.example.com/", events=ALL_ORDER_EVENTS)
+    broker = get_broker()
+    broker.purge_queue()
+
     def place_order_then_fail():
         with transaction.atomic():
             Order.objects.create()
@@ -114,8 +142,11 @@ def test_rolled_back_transaction_sends_nothing(webhook, woken):
     with pytest.raises(RuntimeError):
         place_order_then_fail()
     assert Event.objects.count() == 0
-    assert DeliveryAttempt.objects.count() == 0
-    assert woken == []
+    assert broker.queue_size() == 0  # no wake-up either
+    Order.objects.create()
+    assert Event.objects.count() == 1
+    assert broker.queue_size() == 1
+    broker.purge_queue()
 
 
 def test_rolled_back_savepoint_sends_only_what_survived(webhook):
@@ -158,6 +189,20 @@ def test_no_active_webhook_costs_one_query_and_no_rows(api_key, woken):
         Order.objects.create()
     assert Event.objects.count() == 0
     assert len(queries) == 2  # our subscription lookup + the INSERT
+    assert woken == []
+
+
+def test_a_status_change_costs_three_statements_of_ours_in_its_transaction(webhook):
+    order = Order.objects.create()
+    order.status = Order.Status.PAID
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        order.save()
+    statements = [query["sql"].split()[0] for query in queries]
+    # Who listens, the store's UPDATE, one INSERT for all three events (+ the wake-up row on
+    # the ORM broker, committed together), and the transaction's own BEGIN/COMMIT.
+    assert statements.count("SELECT") == 1
+    assert statements.count("UPDATE") == 1
+    assert statements.count("INSERT") in (1, 2)
 
 
 def test_fixture_loading_is_not_an_event(webhook):
@@ -172,7 +217,7 @@ def test_fixture_loading_is_not_an_event(webhook):
 
 
 def test_query_count_does_not_grow_with_subscribers(api_key, woken):
-    def queries_for_one_status_change(subscribers: int) -> int:
+    def queries_for_one_status_change(subscribers: int) -> tuple[int, int]:
         Webhook.objects.all().delete()
         DeliveryAttempt.objects.all().delete()
         Webhook.objects.bulk_create(
@@ -180,14 +225,15 @@ def test_query_count_does_not_grow_with_subscribers(api_key, woken):
             for n in range(subscribers)
         )
         order = Order.objects.create()
+        outbox.dispatch_pending()
         order.status = Order.Status.PAID
-        with CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) as saving, transaction.atomic():
             order.save()
-        assert (
-            DeliveryAttempt.objects.filter(event__type="order.status_changed").count()
-            == subscribers
-        )
-        return len(queries)
+        with CaptureQueriesContext(connection) as dispatching:
+            outbox.dispatch_pending()
+        changed = DeliveryAttempt.objects.filter(event__type="order.status_changed")
+        assert changed.count() == subscribers
+        return len(saving), len(dispatching)
 
     counts = {n: queries_for_one_status_change(n) for n in (1, 10, 100)}
     assert counts[1] == counts[10] == counts[100], counts

@@ -14,3 +14,8 @@ def cluster(django_db_setup, django_db_blocker):
         running = Cluster(FAST, workers=2).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def every_commit_wakes():
+    """Integration tests run with the real wake-up debounce."""
