@@ -1,5 +1,6 @@
 """``manage.py demo``: the example store with a qcluster and a webhook that visibly delivers."""
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ class Command(BaseCommand):
                 "events": [*sorted(ORDER_EVENT_TYPES), "customer.deleted"],
             },
         )
+        # Stop the cluster with the server, also when the demo itself is terminated.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         cluster = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "manage.py"), "qcluster"], cwd=PROJECT_ROOT
         )
