@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import outbox, payloads, policy, signals, signing
@@ -109,6 +110,7 @@ def claim(
                 started_at=now,
                 lease_expires_at=now + lease_duration(),
                 claims=F("claims") + 1,
+                claimed_by=claimant(),
             )
     more = len(candidates) > len(picked)
     if not picked:
@@ -126,22 +128,54 @@ def lease_duration() -> timedelta:
     return timedelta(seconds=webhook_settings.TIMEOUT + LEASE_MARGIN_SECONDS)
 
 
-def release_expired_leases(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> int:
-    """Put back attempts whose worker died mid-flight (or give up after MAX_CLAIMS)."""
+def claimant() -> str:
+    """Who claims: ``host:pid`` of this worker process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def release_lost_claims(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> int:
+    """Put back attempts whose worker died mid-flight (or give up after MAX_CLAIMS).
+
+    A claim is lost when its lease ran out, or at once when its worker was on this host and
+    its process is gone (a cluster killed and restarted need not wait for the lease).
+    """
     now = now or timezone.now()
-    expired = DeliveryAttempt.objects.using(using).filter(
-        status=Status.SENDING, lease_expires_at__lt=now
-    )
+    sending = DeliveryAttempt.objects.using(using).filter(status=Status.SENDING)
+    lost = Q(lease_expires_at__lt=now)
+    dead = _dead_local_claimants(sending)
+    if dead:
+        lost |= Q(claimed_by__in=dead)
+    expired = sending.filter(lost)
     given_up = expired.filter(claims__gte=MAX_CLAIMS).update(
         status=Status.FAILED,
         finished_at=now,
         lease_expires_at=None,
         error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
     )
-    released = expired.update(status=Status.SCHEDULED, lease_expires_at=None, scheduled_for=now)
+    released = expired.update(
+        status=Status.SCHEDULED, lease_expires_at=None, scheduled_for=now, claimed_by=""
+    )
     if given_up or released:
         logger.warning("Recovered %d lost attempts, gave up on %d.", released, given_up)
     return released + given_up
+
+
+def _dead_local_claimants(sending) -> list[str]:
+    prefix = f"{socket.gethostname()}:"
+    claimants = set(
+        sending.filter(claimed_by__startswith=prefix).values_list("claimed_by", flat=True)
+    )
+    return [name for name in claimants if not _process_alive(int(name.rsplit(":", 1)[1]))]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 # --- preparing ------------------------------------------------------------------------------

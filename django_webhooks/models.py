@@ -290,6 +290,7 @@ class DeliveryAttempt(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claims = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=100, blank=True, editable=False)
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
     response_excerpt = models.TextField(_("response excerpt"), blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)

@@ -108,7 +108,7 @@ def sweep(using: str = DEFAULT_DB_ALIAS) -> dict:
     from .models import DeliveryAttempt, Event
 
     now = timezone.now()
-    released = delivery.release_expired_leases(using=using, now=now)
+    released = delivery.release_lost_claims(using=using, now=now)
     due = DeliveryAttempt.objects.using(using).filter(
         status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now
     )

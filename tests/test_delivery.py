@@ -7,6 +7,9 @@ receiver and real timing are in tests/integration/.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 from collections import Counter
 from datetime import timedelta
 
@@ -206,17 +209,38 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three(webhoo
     outbox.dispatch_pending()
     (attempt,), _ = delivery.claim(5, Counter())
     clock.advance(delivery.lease_duration().total_seconds() + 1)
-    assert delivery.release_expired_leases() == 1
+    assert delivery.release_lost_claims() == 1
     attempt.refresh_from_db()
     assert attempt.status == Status.SCHEDULED
     for _ in range(2):
         delivery.claim(5, Counter())
         clock.advance(delivery.lease_duration().total_seconds() + 1)
-        delivery.release_expired_leases()
+        delivery.release_lost_claims()
     attempt.refresh_from_db()
     assert attempt.claims == 3
     assert attempt.status == Status.FAILED
     assert "lost 3 times" in attempt.error
+
+
+def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):
+    Order.objects.create()
+    outbox.dispatch_pending()
+    delivery.claim(5, Counter())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    DeliveryAttempt.objects.update(claimed_by=f"{socket.gethostname()}:{dead.pid}")
+    assert delivery.release_lost_claims() == 1
+    assert DeliveryAttempt.objects.get().status == Status.SCHEDULED
+
+
+def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
+    Order.objects.create()
+    outbox.dispatch_pending()
+    (attempt,), _ = delivery.claim(5, Counter())
+    assert attempt.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
+    assert delivery.release_lost_claims() == 0
+    DeliveryAttempt.objects.update(claimed_by="another-host:1")
+    assert delivery.release_lost_claims() == 0
 
 
 def test_a_lease_is_not_released_before_it_expires(webhook, clock):
@@ -224,7 +248,7 @@ def test_a_lease_is_not_released_before_it_expires(webhook, clock):
     outbox.dispatch_pending()
     delivery.claim(5, Counter())
     clock.advance(delivery.lease_duration().total_seconds() - 1)
-    assert delivery.release_expired_leases() == 0
+    assert delivery.release_lost_claims() == 0
 
 
 def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
