@@ -116,7 +116,7 @@ def sweep(using: str = DEFAULT_DB_ALIAS) -> dict:
     undispatched = Event.objects.using(using).filter(
         dispatched_at__isnull=True, created_at__lt=stale
     )
-    woke = bool(released or due.exists() or undispatched.exists()) and wake(using=using)
+    woke = (released > 0 or due.exists() or undispatched.exists()) and wake(using=using)
     return {"released": released, "woke": woke}
 
 
@@ -200,14 +200,12 @@ class Ticker(threading.Thread):
             ),
             default=None,
         )
-        if newest is not None:
-            if self._watermark is None or newest > self._watermark:
-                self._watermark = newest
-                self._last_wake = now_monotonic
-                wake(using=self.using)
-            elif now_monotonic - self._last_wake >= REWAKE_AFTER_SECONDS:
-                self._last_wake = now_monotonic
-                wake(using=self.using)
+        fresh = newest is not None and (self._watermark is None or newest > self._watermark)
+        stale = newest is not None and now_monotonic - self._last_wake >= REWAKE_AFTER_SECONDS
+        # A wake-up that fails (broker down) is tried again on the next tick.
+        if (fresh or stale) and wake(using=self.using):
+            self._watermark = newest
+            self._last_wake = now_monotonic
         upcoming = next_due(self.using, now)
         if upcoming is None:
             return TICK_SECONDS

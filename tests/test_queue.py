@@ -1,0 +1,108 @@
+"""The queue glue without a cluster: wake-ups, the ticker's decisions, the sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from django_webhooks import outbox, queue
+from django_webhooks.models import DeliveryAttempt, Webhook
+from example_project.shop.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def webhook(api_key):
+    return Webhook.objects.create(
+        api_key=api_key, url="https://a.example.com/", events=["order.created"]
+    )
+
+
+@pytest.fixture
+def wakes(monkeypatch):
+    calls = []
+
+    def wake(using="default"):
+        calls.append(using)
+        return True
+
+    monkeypatch.setattr(queue, "wake", wake)
+    return calls
+
+
+def test_wake_happens_after_commit_and_not_on_rollback(webhook, wakes):
+    with transaction.atomic():
+        Order.objects.create()
+        assert wakes == []
+    assert wakes == ["default"]
+
+    def order_then_fail():
+        with transaction.atomic():
+            Order.objects.create()
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        order_then_fail()
+    assert wakes == ["default"]
+
+
+def test_a_burst_of_commits_wakes_once(webhook, wakes, monkeypatch):
+    monkeypatch.setattr(queue, "WAKE_DEBOUNCE_SECONDS", 60)
+    monkeypatch.setattr(queue, "_last_wake", -60)
+    for _ in range(5):
+        Order.objects.create()
+    assert wakes == ["default"]
+
+
+def test_wake_never_raises_when_the_broker_is_down(monkeypatch):
+    def down():
+        raise ConnectionError("Connection refused")
+
+    monkeypatch.setattr(queue, "_broker", down)
+    assert queue.wake() is False
+
+
+def test_ticker_wakes_for_new_events_and_due_retries_only_once(webhook, wakes, clock):
+    ticker = queue.Ticker()
+    Order.objects.create()
+    wakes.clear()
+    ticker.tick()
+    assert wakes == ["default"]  # an undispatched event
+    ticker.tick()
+    assert wakes == ["default"]  # nothing new
+    outbox.dispatch_pending()
+    DeliveryAttempt.objects.update(scheduled_for=clock.now + timedelta(seconds=60))
+    pause = ticker.tick()
+    assert pause == queue.TICK_SECONDS  # the retry is further away than a tick
+    clock.advance(59.8)
+    assert ticker.tick() == pytest.approx(0.2, abs=0.01)  # sleeps until the retry is due
+    clock.advance(0.2)
+    ticker.tick()
+    assert len(wakes) == 2  # the retry fell due
+
+
+def test_ticker_tries_a_failed_wake_up_again_at_once(webhook, monkeypatch, clock):
+    results = [False, True]
+    calls = []
+    monkeypatch.setattr(
+        queue, "wake", lambda using="default": calls.append(using) or results.pop(0)
+    )
+    ticker = queue.Ticker()
+    Order.objects.create()
+    ticker.tick()
+    ticker.tick()
+    assert calls == ["default", "default"]
+    ticker.tick()
+    assert len(calls) == 2
+
+
+def test_sweep_wakes_for_forgotten_work_only(webhook, wakes, clock):
+    assert queue.sweep() == {"released": 0, "woke": False}
+    Order.objects.create()
+    wakes.clear()
+    assert queue.sweep()["woke"] is False  # a fresh event: its own wake-up is on the way
+    clock.advance(queue.UNCLAIMED_AFTER_SECONDS + 1)
+    assert queue.sweep()["woke"] is True
