@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres lint bench tox clean
+.PHONY: demo test test-sqlite test-postgres test-django61 lint bench tox clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py
+
+# The newest pair the issues ask for: Python 3.12+ with Django 6.1 (SQLite and PostgreSQL).
+test-django61: $(INSTALLED)
+	$(VENV)/bin/tox -e py313-django61-sqlite,py313-django61-postgres
 
 tox: $(INSTALLED)
 	$(VENV)/bin/tox

@@ -19,6 +19,7 @@ def run_settings_checks(**webhooks) -> list[str]:
         return ids(webhook_checks.check_settings())
 
 
+@pytest.mark.django_db
 def test_the_test_settings_pass_every_check():
     assert [message for message in checks.run_checks() if not message.is_silenced()] == []
 
