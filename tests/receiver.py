@@ -240,7 +240,10 @@ class Receiver:
 
         self._server.verify_request = counting_verify
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() (server.shutdown) waits for the next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> Receiver:
         self._thread.start()
