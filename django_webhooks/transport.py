@@ -288,7 +288,9 @@ class _GuardedConnectionMixin:
                 continue
             self._peer, self._peer_refusal = sockaddr[0], reason
             return sock
-        raise NewConnectionError(self, f"Failed to connect to {self.host}: {last_error}")
+        raise NewConnectionError(
+            self, f"Failed to connect to {self.host}: {last_error}"
+        ) from last_error
 
     def _resolve(self, deadline: Deadline | None) -> list[tuple[int, Any]]:
         try:
