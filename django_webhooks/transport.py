@@ -532,11 +532,16 @@ def _describe(error: BaseException, deadline: Deadline, timeout: float, host: st
         if isinstance(invalid, http.client.BadStatusLine):
             return f"Invalid answer: bad status line {invalid.line[:200]!r}."
         return f"Invalid answer: {_first_line(invalid)}."
-    if _first(causes, requests.exceptions.InvalidURL) or _first(
-        causes, requests.exceptions.InvalidSchema
-    ):
+    bad_url = (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+    )
+    if _first(causes, bad_url):
         return f"Invalid URL: {_first_line(error)}"
-    if failed := _first(causes, OSError):
+    # requests' own exceptions are OSErrors too: look under them for the socket's.
+    socket_errors = [c for c in causes if not isinstance(c, requests.RequestException)]
+    if failed := _first(socket_errors, OSError):
         return f"Connection failed: {failed.strerror or _first_line(failed)}."
     return f"{error.__class__.__name__}: {_first_line(error)}"
 
