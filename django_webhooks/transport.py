@@ -32,7 +32,7 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,20 +190,51 @@ def _watchdog() -> _Watchdog:
     return watchdog
 
 
-_resolvers: dict[int, ThreadPoolExecutor] = {}
+class _Resolver:
+    """Host-name lookups on a few threads; concurrent lookups of one name share one thread.
+
+    A lookup the attempt stopped waiting for runs on until the resolver gives up. Sharing it
+    keeps a name whose DNS never answers from taking one thread per attempt, and so from
+    starving the lookups of every other destination.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=RESOLVER_THREADS, thread_name_prefix="django-webhooks-dns"
+        )
+        self._pending: dict[tuple[str, int], Future] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, host: str, port: int) -> Future:
+        key = (host, port)
+        with self._lock:
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = self._pool.submit(address_guard.resolve, host, port)
+            else:
+                return pending
+        pending.add_done_callback(lambda done: self._forget(key, done))
+        return pending
+
+    def _forget(self, key: tuple[str, int], done: Future) -> None:
+        with self._lock:
+            if self._pending.get(key) is done:
+                del self._pending[key]
+
+
+_resolvers: dict[int, _Resolver] = {}
 _resolver_lock = threading.Lock()
 
 
-def _resolver() -> ThreadPoolExecutor:
+def _resolver() -> _Resolver:
+    # One per process: threads do not survive the fork of a django-q2 worker.
     pid = os.getpid()
     with _resolver_lock:
-        pool = _resolvers.get(pid)
-        if pool is None:
+        resolver = _resolvers.get(pid)
+        if resolver is None:
             _resolvers.clear()
-            pool = _resolvers[pid] = ThreadPoolExecutor(
-                max_workers=RESOLVER_THREADS, thread_name_prefix="django-webhooks-dns"
-            )
-    return pool
+            resolver = _resolvers[pid] = _Resolver()
+    return resolver
 
 
 # --- answers read within bounds --------------------------------------------------------------
@@ -296,11 +327,10 @@ class _GuardedConnectionMixin:
         try:
             if deadline is None:
                 return address_guard.resolve(self._dns_host, self.port)
-            lookup = _resolver().submit(address_guard.resolve, self._dns_host, self.port)
+            lookup = _resolver().lookup(self._dns_host, self.port)
             try:
                 return lookup.result(timeout=deadline.remaining())
             except TimeoutError:
-                lookup.cancel()
                 raise ConnectTimeoutError(self, f"Resolving {self.host} timed out.") from None
         except socket.gaierror as error:
             raise NameResolutionError(self.host, self, error) from error

@@ -160,7 +160,49 @@ def test_an_answer_just_inside_the_deadline_succeeds(transport, receiver):
     assert elapsed < TIMEOUT
 
 
+def test_one_attempts_deadline_leaves_a_concurrent_attempt_alone(transport, receiver):
+    # Same receiver, same pool, two threads: the first deadline fires while the second
+    # attempt is still waiting for its answer.
+    never = receiver.script("/never", [Never()])
+    slow = receiver.script("/slow", [Status(200, b"slow", delay=TIMEOUT + 0.3)])
+    results: dict[str, object] = {}
+    threads = [
+        threading.Thread(target=lambda: results.update(never=post(transport, never)[0])),
+        threading.Thread(
+            target=lambda: results.update(slow=post(transport, slow, timeout=TIMEOUT + 2)[0])
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT + 4)
+    assert results["never"].error == f"No complete answer within {TIMEOUT:g} s."
+    assert (results["slow"].status, results["slow"].body, results["slow"].error) == (
+        200,
+        b"slow",
+        "",
+    )
+
+
 # --- hostile answers -------------------------------------------------------------------------
+
+
+def test_a_chunked_answer_is_read_whole(transport, receiver):
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    url = receiver.script("/chunked", [Drip(interval=0, head=answer, answer=b"")])
+    result, _ = post(transport, url)
+    assert (result.status, result.body, result.complete, result.error) == (200, b"abcde", True, "")
+
+
+def test_an_endless_run_of_interim_answers_is_cut_at_the_header_cap(transport, receiver):
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n" * 20_000
+    url = receiver.script("/continue", [Drip(interval=0, head=interim, answer=b"")])
+    result, elapsed = post(transport, url)
+    assert elapsed < TIMEOUT
+    assert result.status is None
+    assert result.error == "Invalid answer: status line and headers larger than 64 KiB."
 
 
 def test_a_100_mb_answer_is_cut_at_64_kib_quickly_and_in_flat_memory(transport, receiver):

@@ -264,6 +264,32 @@ def test_a_lookup_that_never_answers_is_bounded_by_the_deadline(transport, monke
     assert result.error == f"No complete answer within {TIMEOUT:g} s."
 
 
+def test_attempts_waiting_on_one_hanging_name_share_one_lookup(transport, monkeypatch):
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hanging(host: str, port: int):
+        calls.append(host)
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(address_guard, "resolve", hanging)
+    results = []
+    attempts = [
+        threading.Thread(target=lambda: results.append(post(transport, "http://stuck.test/")))
+        for _ in range(4)
+    ]
+    try:
+        for attempt in attempts:
+            attempt.start()
+        for attempt in attempts:
+            attempt.join(TIMEOUT + MARGIN + 1)
+    finally:
+        release.set()
+    assert [r.error for r in results] == [f"No complete answer within {TIMEOUT:g} s."] * 4
+    assert calls == ["stuck.test"]
+
+
 def test_a_name_that_does_not_resolve(transport, monkeypatch):
     def unknown(host: str, port: int):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
