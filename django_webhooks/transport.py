@@ -278,7 +278,8 @@ class _BoundedHTTPResponse(http.client.HTTPResponse):
 
 class _GuardedConnectionMixin:
     response_class = _BoundedHTTPResponse
-    #: Why the address this connection went to is not public (None: it is), for reuse.
+    #: The address this connection went to, and why it is not public (None: it is), so that
+    #: an attempt that reuses the connection can judge it under its own policy.
     _peer: str = ""
     _peer_refusal: str | None = None
     #: Answers received on the current socket: more than none means the next use is a reuse.

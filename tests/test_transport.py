@@ -3,6 +3,7 @@ keep-alive. Every receiver here is loopback; ``allow_private=True`` lets the gua
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import tracemalloc
@@ -359,7 +360,7 @@ def test_the_watchdog_finishes_shutting_down_before_the_owner_lets_go(monkeypatc
         order.append("shutdown ends")
 
     monkeypatch.setattr(transport_module, "_shutdown", slow_shutdown)
-    left, right = transport_module.socket.socketpair()
+    left, right = socket.socketpair()
     try:
         deadline = Deadline(60, allow_private=True)
         deadline.__enter__()
