@@ -10,11 +10,15 @@ Every request is recorded (arrival time, headers, body) and can be awaited.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,6 +43,8 @@ class Status(Behaviour):
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: Close the connection after answering without announcing it (a keep-alive that ended).
+    close_after: bool = False
 
     def respond(self, handler, receiver) -> None:
         if self.delay and receiver.stopping.wait(self.delay):
@@ -49,6 +55,8 @@ class Status(Behaviour):
         handler.send_header("Content-Length", str(len(self.body)))
         handler.end_headers()
         handler.wfile.write(self.body)
+        if self.close_after:
+            handler.close_connection = True
 
 
 @dataclass
@@ -62,13 +70,23 @@ class Redirect(Behaviour):
 
 @dataclass
 class Drip(Behaviour):
-    """The whole answer, status line included, one byte per ``interval``."""
+    """The whole answer, status line included, one byte per ``interval``.
+
+    ``head`` is sent at once before the dripping starts (e.g. the status line and headers).
+    """
 
     interval: float = 1.0
     answer: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    head: bytes = b""
 
     def respond(self, handler, receiver) -> None:
         handler.close_connection = True
+        if self.head:
+            try:
+                handler.wfile.write(self.head)
+                handler.wfile.flush()
+            except OSError:
+                return
         for byte in self.answer:
             if receiver.stopping.wait(self.interval):
                 return
@@ -111,15 +129,17 @@ class Big(Behaviour):
 @dataclass
 class ManyHeaders(Behaviour):
     count: int = 10_000
+    value_size: int = 100
 
     def respond(self, handler, receiver) -> None:
         handler.close_connection = True
-        handler.send_response(200)
+        value = b"y" * self.value_size
         try:
+            # Line by line, not through send_header(), which would hold the block in memory.
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
             for number in range(self.count):
-                handler.send_header(f"X-Filler-{number}", "y" * 100)
-            handler.end_headers()
-            handler.wfile.write(b"ok")
+                handler.wfile.write(b"X-Filler-%d: %s\r\n" % (number, value))
+            handler.wfile.write(b"Content-Length: 2\r\n\r\nok")
         except OSError:
             return
 
@@ -133,6 +153,23 @@ class Reset(Behaviour):
         handler.wfile.flush()
         handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         handler.connection.close()
+
+
+class DropNextRequest(Behaviour):
+    """Answer 200 on a keep-alive connection, then close it as the next request arrives.
+
+    What a client sees when a receiver closes an idle connection just as the client
+    reuses it: the request goes out and the connection ends without a byte of answer.
+    """
+
+    def respond(self, handler, receiver) -> None:
+        Status(200).respond(handler, receiver)
+        handler.wfile.flush()
+        handler.close_connection = True
+        while not receiver.stopping.is_set():
+            readable, _, _ = select.select([handler.connection], [], [], 0.1)
+            if readable:
+                return
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,21 +198,40 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    tls: ssl.SSLContext | None = None
+
     def handle_error(self, request, client_address) -> None:
         pass  # clients that hang up early are part of the tests
 
+    def finish_request(self, request, client_address) -> None:
+        # The TLS handshake runs here, in the connection's own thread, so a client that
+        # stalls or fails it cannot block the accept loop.
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        with self.tls.wrap_socket(request, server_side=True) as tls_request:
+            super().finish_request(tls_request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        super().shutdown_request(request)
+        self.receiver._connection_closed()
+
 
 class Receiver:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", *, port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
         self.stopping = threading.Event()
         self.requests: list[Received] = []
         self.connections = 0
+        self.closed_connections = 0
         self._scripts: dict[str, list[Behaviour]] = {}
         self._served: dict[str, int] = {}
         self._changed = threading.Condition()
-        self._server = _Server((host, 0), _Handler)
+        self._server = _Server((host, port), _Handler)
         self._server.receiver = self
+        self._server.tls = tls
         original_verify = self._server.verify_request
 
         def counting_verify(request, client_address):
@@ -184,7 +240,10 @@ class Receiver:
 
         self._server.verify_request = counting_verify
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() (server.shutdown) waits for the next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> Receiver:
         self._thread.start()
@@ -195,8 +254,9 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def url(self, path: str = "/ok") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+    def url(self, path: str = "/ok", *, host: str | None = None) -> str:
+        scheme = "https" if self._server.tls else "http"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     def script(self, path: str, behaviours: Sequence[Behaviour]) -> str:
         self._scripts[path] = list(behaviours)
@@ -210,6 +270,19 @@ class Receiver:
             self._changed.notify_all()
         script = self._scripts.get(received.path) or [Status(200)]
         return script[min(served, len(script) - 1)]
+
+    def _connection_closed(self) -> None:
+        with self._changed:
+            self.closed_connections += 1
+            self._changed.notify_all()
+
+    def wait_for_closed(self, count: int, timeout: float = 10.0) -> None:
+        """Block until the server has closed ``count`` connections; fail after ``timeout``."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.closed_connections >= count, timeout):
+                raise AssertionError(
+                    f"{self.closed_connections} of {count} connections closed within {timeout} s"
+                )
 
     def received(self, path: str | None = None) -> list[Received]:
         with self._changed:
@@ -232,3 +305,46 @@ class Receiver:
                         f"arrived within {timeout} s"
                     )
                 self._changed.wait(remaining)
+
+
+class SilentListener:
+    """A TCP port on 127.0.0.1 whose connections the kernel accepts and nobody serves.
+
+    Connecting succeeds (the handshake completes in the backlog); no byte ever comes back:
+    a stalled TLS handshake or an HTTP request that is never read.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.port = self._socket.getsockname()[1]
+
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[list[tuple[str, int]]]:
+    """Make any socket connect to a non-loopback address fail the test, and record the rest.
+
+    A safety net for tests of the address guard: whatever the code under test does, no
+    traffic leaves the machine or goes to a private range.
+    """
+    connected: list[tuple[str, int]] = []
+    original = socket.socket.connect
+
+    def connect(sock: socket.socket, address) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0].split("%", 1)[0]
+            if not ipaddress.ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to connect to {host}")
+            connected.append((host, address[1]))
+        original(sock, address)
+
+    socket.socket.connect = connect
+    try:
+        yield connected
+    finally:
+        socket.socket.connect = original
