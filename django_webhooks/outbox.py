@@ -340,8 +340,10 @@ def _recover_batch(batch: Sequence[FailedDelivery], using: str) -> int:
     last_attempts = DeliveryAttempt.objects.using(using).in_bulk(
         [item.last_attempt_id for item in batch]
     )
-    webhooks = Webhook.objects.using(using).filter(is_active=True).in_bulk(
-        {item.webhook_id for item in batch}
+    webhooks = (
+        Webhook.objects.using(using)
+        .filter(is_active=True)
+        .in_bulk({item.webhook_id for item in batch})
     )
     # A redelivery may have started since the list was made: leave those pairs alone.
     busy = set(
