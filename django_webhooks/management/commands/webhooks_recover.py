@@ -58,6 +58,7 @@ class Command(BaseCommand):
         event_types: list[str],
         dry_run: bool,
         batch_size: int,
+        verbosity: int,
         **options,
     ) -> None:
         moment = parse_since(since)
@@ -76,7 +77,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{len(failed)} failed deliveries since {when} to {len(by_webhook)} webhook(s)."
         )
-        if self.verbosity >= 2 or dry_run:
+        if verbosity >= 2 or dry_run:
             for webhook_id, count in sorted(by_webhook.items()):
                 self.stdout.write(f"  webhook {webhook_id} {urls[webhook_id]}: {count}")
         if dry_run:
