@@ -561,12 +561,11 @@ class DeliveryAttemptAdmin(_ObjectViewsMixin, admin.ModelAdmin):
         "created_at",
         "status_display",
         "event_type",
-        "event_id",
-        "url",
-        "number",
-        "trigger",
+        "attempt_display",
         "response_status",
         "duration_ms",
+        "url",
+        "event_id",
     ]
     list_filter = [
         "status",
@@ -648,6 +647,10 @@ class DeliveryAttemptAdmin(_ObjectViewsMixin, admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, attempt: DeliveryAttempt) -> str:
         return status_badge(attempt.status)
+
+    @admin.display(description=_("attempt"), ordering="number")
+    def attempt_display(self, attempt: DeliveryAttempt) -> str:
+        return format_html("{} <small>({})</small>", attempt.number, attempt.get_trigger_display())
 
     @admin.display(description=_("request headers"))
     def request_headers_display(self, attempt: DeliveryAttempt) -> str:
