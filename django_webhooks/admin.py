@@ -20,6 +20,7 @@ from django.http.response import HttpResponseBase, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, ngettext
@@ -150,7 +151,7 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
             until = timezone.localtime(api_key.previous_signing_secret_expires_at)
             state += " " + gettext(
                 "The previous secret also signs every delivery until %(until)s."
-            ) % {"until": until.strftime("%Y-%m-%d %H:%M %Z")}
+            ) % {"until": date_format(until, "DATETIME_FORMAT")}
         return state
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
