@@ -12,7 +12,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 from django.contrib import admin, messages
-from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -162,8 +161,9 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None):
         token = getattr(obj, "_one_time_token", None)
-        if token is None or IS_POPUP_VAR in request.POST:
+        if token is None:
             return super().response_add(request, obj, post_url_continue)
+        # Even in a popup: closing it at once would lose the token for good.
         return self._secrets_page(
             request,
             obj,

@@ -48,6 +48,13 @@ def test_adding_a_key_shows_its_token_and_signing_secret_once(admin_client):
     assertContains(change, "Hidden: it is shown only once")
 
 
+def test_a_key_added_in_a_popup_still_shows_its_secrets(admin_client):
+    response = admin_client.post(KEYS + "add/?_popup=1", {"name": "Popup", "_popup": "1"})
+
+    api_key = ApiKey.objects.get(name="Popup")
+    assert ApiKey.objects.get_from_token(one_time_value(response, "api-key-token")) == api_key
+
+
 def test_the_add_page_asks_only_for_a_name_and_an_expiry(admin_client):
     response = admin_client.get(KEYS + "add/")
 
