@@ -11,6 +11,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree
 
+import django
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +42,8 @@ CHART_BAR_GAP = 2
 CHART_HEIGHT = 48
 
 ADMIN_CSS = {"all": ["django_webhooks/admin.css"]}
+#: Django 6.1's admin writes breadcrumbs as a list; our own pages follow the admin's markup.
+BREADCRUMBS_AS_LIST = django.VERSION >= (6, 1)
 
 
 def status_badge(status: str) -> str:
@@ -81,6 +85,29 @@ class _ObjectViewsMixin:
             )
         return obj
 
+    def _page_context(self, request: HttpRequest, title: str, *crumbs: tuple[str, str]) -> dict:
+        """What the section's own pages need: the admin's context and breadcrumbs down to
+        this model's list, then ``crumbs`` as ``(url, label)``; an empty url: no link."""
+        opts = self.model._meta
+        return {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "title": title,
+            "breadcrumbs_as_list": BREADCRUMBS_AS_LIST,
+            "crumbs": [
+                {"url": reverse("admin:index"), "label": gettext("Home")},
+                {
+                    "url": reverse("admin:app_list", kwargs={"app_label": opts.app_label}),
+                    "label": opts.app_config.verbose_name,
+                },
+                {
+                    "url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+                    "label": capfirst(opts.verbose_name_plural),
+                },
+                *({"url": url, "label": label} for url, label in crumbs),
+            ],
+        }
+
     def _change_url(self, obj) -> str:
         opts = self.model._meta
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
@@ -96,10 +123,8 @@ class _ObjectViewsMixin:
         button: str,
     ) -> TemplateResponse:
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
+            **self._page_context(request, title, (self._change_url(obj), str(obj)), ("", question)),
             "object": obj,
-            "title": title,
             "question": question,
             "details": details,
             "button": button,
@@ -175,10 +200,10 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
         self, request: HttpRequest, api_key: ApiKey, *, title: str, token: str | None = None
     ) -> TemplateResponse:
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
+            **self._page_context(
+                request, title, (self._change_url(api_key), api_key.name), ("", title)
+            ),
             "object": api_key,
-            "title": title,
             "token": token,
             "signing_secret": api_key.signing_secret,
             "previous_expires_at": (
@@ -494,10 +519,9 @@ class WebhookAdmin(_ObjectViewsMixin, admin.ModelAdmin):
                     messages.WARNING,
                 )
             return None
+        title = gettext("Recover failed deliveries")
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("Recover failed deliveries"),
+            **self._page_context(request, title, ("", title)),
             "form": form,
             "webhooks": queryset,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,

@@ -33,9 +33,14 @@ def text(markup: bytes | str) -> str:
 
 
 def breadcrumbs(response) -> str:
-    match = re.search(r'<div class="breadcrumbs">(.*?)</div>', response.content.decode(), re.S)
+    """The breadcrumbs as text, from Django's markup before 6.1 (text) or since (a list)."""
+    page = response.content.decode()
+    match = re.search(r'<(div|ol) class="breadcrumbs">(.*?)</\1>', page, re.S)
     assert match, "no breadcrumbs"
-    return text(match.group(1))
+    if match.group(1) == "ol":
+        items = re.findall(r"<li[^>]*>(.*?)</li>", match.group(2), re.S)
+        return " \u203a ".join(text(item) for item in items)
+    return text(match.group(2))
 
 
 def messages_of(response) -> list[str]:
