@@ -174,7 +174,7 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
         if previous:
             until = timezone.localtime(api_key.previous_signing_secret_expires_at)
             state += " " + gettext(
-                "The previous secret also signs every delivery until %(until)s."
+                "Until %(until)s, the previous secret also signs every delivery."
             ) % {"until": date_format(until, "DATETIME_FORMAT")}
         return state
 

@@ -87,7 +87,7 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(admin_
     assertNotContains(response, "api-key-token")  # the token cannot be shown: only its hash is kept
     later = admin_client.get(reverse("admin:django_webhooks_apikey_change", args=[api_key.pk]))
     assertNotContains(later, new_secret)
-    assertContains(later, "The previous secret also signs every delivery until")
+    assertContains(later, ", the previous secret also signs every delivery.")
 
 
 def test_revoking_a_key(admin_client):
