@@ -20,6 +20,7 @@ from django.http.response import HttpResponseBase, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -121,10 +122,12 @@ class _ObjectViewsMixin:
         question: str,
         details: str,
         button: str,
+        hidden: dict[str, str] | None = None,
     ) -> TemplateResponse:
         context = {
             **self._page_context(request, title, (self._change_url(obj), str(obj)), ("", question)),
             "object": obj,
+            "hidden": hidden or {},
             "question": question,
             "details": details,
             "button": button,
@@ -240,7 +243,17 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
                 )
                 % {"hours": _grace_hours()},
                 button=gettext("Rotate signing secret"),
+                hidden={"rotating": _secret_version(api_key)},
             )
+        if request.POST.get("rotating") != _secret_version(api_key):
+            # A resubmitted form (a reload of the page showing the new secret) would rotate
+            # again and drop the secret the receiver still uses before its grace period ends.
+            self.message_user(
+                request,
+                gettext("The signing secret was rotated meanwhile; nothing was changed."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(self._change_url(api_key))
         api_key.rotate_signing_secret()
         self.log_change(request, api_key, gettext("Rotated the signing secret."))
         return self._secrets_page(
@@ -283,6 +296,11 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
             ngettext("Revoked %(count)d API key.", "Revoked %(count)d API keys.", len(api_keys))
             % {"count": len(api_keys)},
         )
+
+
+def _secret_version(api_key: ApiKey) -> str:
+    """Names the current signing secret without revealing it (keyed with SECRET_KEY)."""
+    return salted_hmac("django_webhooks.rotate", api_key.signing_secret).hexdigest()[:20]
 
 
 def _grace_hours() -> float:

@@ -74,7 +74,7 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(admin_
     api_key.refresh_from_db()
     assert api_key.signing_secret == old_secret  # asking changes nothing
 
-    response = admin_client.post(rotate)
+    response = admin_client.post(rotate, {"rotating": confirm.context["hidden"]["rotating"]})
 
     api_key.refresh_from_db()
     new_secret = one_time_value(response, "api-key-signing-secret")
@@ -88,6 +88,27 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_signing(admin_
     later = admin_client.get(reverse("admin:django_webhooks_apikey_change", args=[api_key.pk]))
     assertNotContains(later, new_secret)
     assertContains(later, ", the previous secret also signs every delivery.")
+
+
+def test_reloading_the_new_secret_does_not_rotate_again(admin_client):
+    api_key, _token = ApiKey.objects.create_key(name="Warehouse")
+    old_secret = api_key.signing_secret
+    rotate = reverse("admin:django_webhooks_apikey_rotate", args=[api_key.pk])
+    form = {"rotating": admin_client.get(rotate).context["hidden"]["rotating"]}
+    assert old_secret not in str(form)
+
+    admin_client.post(rotate, form)
+    again = admin_client.post(rotate, form, follow=True)  # the browser's "resubmit"
+
+    api_key.refresh_from_db()
+    assert api_key.previous_signing_secret == old_secret  # still signing for the receiver
+    assert "The signing secret was rotated meanwhile; nothing was changed." in [
+        str(m) for m in again.context["messages"]
+    ]
+    assertNotContains(again, api_key.signing_secret)
+    assert admin_client.post(rotate).status_code == 302  # no form, no rotation
+    api_key.refresh_from_db()
+    assert api_key.previous_signing_secret == old_secret
 
 
 def test_revoking_a_key(admin_client):
