@@ -12,9 +12,10 @@ class WebhooksConfig(AppConfig):
         from django.apps import apps
         from django.core.signals import setting_changed
 
-        from . import checks, queue, tracking  # noqa: F401 - checks register themselves
+        from . import checks, notifications, queue, tracking  # noqa: F401 - checks register themselves
 
         tracking.connect()
+        notifications.connect()
         setting_changed.connect(
             _reconnect_on_settings_change, dispatch_uid="django_webhooks.settings"
         )

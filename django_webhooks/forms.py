@@ -1,8 +1,11 @@
-"""The admin's webhook form: "Fire when" as checkboxes labelled from the event catalog."""
+"""The admin's forms: a webhook with "Fire when" checkboxes from the event catalog; recovery."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import events
@@ -46,3 +49,32 @@ class WebhookForm(forms.ModelForm):
         return [
             event_type.type for event_type in events.get_event_types() if event_type.type in chosen
         ]
+
+
+class RecoverFailedForm(forms.Form):
+    """The intermediate page of "Recover failed deliveries since…"."""
+
+    since = forms.DateTimeField(
+        label=_("Since"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Events that happened since then and were never delivered are sent again."),
+    )
+    event_types = forms.MultipleChoiceField(
+        label=_("Only these events"),
+        choices=events.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Leave all unchecked to recover every event type."),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "since" not in self.initial:
+            yesterday = timezone.localtime() - timedelta(days=1)
+            self.initial["since"] = yesterday.replace(second=0, microsecond=0)
+
+    def clean_since(self) -> datetime:
+        since = self.cleaned_data["since"]
+        if since > timezone.now():
+            raise forms.ValidationError(_("Choose a moment in the past."), code="future")
+        return since

@@ -18,6 +18,7 @@ DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
 CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
 SECRET_KEY = "tests-only"
 ROOT_URLCONF = "example_project.urls"
+STATIC_URL = "static/"  # the admin's pages need it
 USE_TZ = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SILENCED_SYSTEM_CHECKS = ["django_webhooks.W004"]  # private destinations are what tests use
