@@ -15,14 +15,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Max, Model
+from django.db.models import Count, Max, Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -302,6 +303,8 @@ def redeliver(attempt: DeliveryAttempt) -> DeliveryAttempt:
         raise DeliveryRefused(_("The webhook is inactive; reactivate it first."))
     using = attempt._state.db or DEFAULT_DB_ALIAS
     with transaction.atomic(using=using):
+        # Two redeliveries at once (a double click) take turns on the webhook's row.
+        Webhook.objects.using(using).select_for_update().filter(pk=webhook.pk).exists()
         siblings = DeliveryAttempt.objects.using(using).filter(
             event_id=attempt.event_id, webhook_id=webhook.pk
         )
@@ -345,11 +348,6 @@ def _schedule(
 
 
 # --- recovering failed deliveries -------------------------------------------------------------
-
-# Imported here, not at the top, so that this appended section leaves the module's head as is.
-from datetime import datetime  # noqa: E402
-
-from django.db.models import Count, Q  # noqa: E402
 
 RECOVER_BATCH_SIZE = 500
 _DELIVERED_OR_UNDER_WAY = [
@@ -472,5 +470,5 @@ def _recover_batch(batch: Sequence[FailedDelivery], using: str) -> int:
         )
     DeliveryAttempt.objects.using(using).bulk_create(attempts)
     if attempts:
-        transaction.on_commit(partial(queue.wake, using=using), using=using, robust=True)
+        queue.wake_on_commit(using)
     return len(attempts)

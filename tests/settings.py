@@ -20,6 +20,7 @@ SECRET_KEY = "tests-only"
 ROOT_URLCONF = "example_project.urls"
 STATIC_URL = "static/"  # the admin's pages need it
 USE_TZ = True
+TIME_ZONE = "UTC"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SILENCED_SYSTEM_CHECKS = ["django_webhooks.W004"]  # private destinations are what tests use
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
