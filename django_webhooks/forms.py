@@ -30,7 +30,12 @@ class WebhookForm(forms.ModelForm):
 
     class Meta:
         model = Webhook
-        fields = ["api_key", "url", "events", "format", "is_active"]
+        fields = ["api_key", "url", "events", "format", "is_active", "filter"]
+        widgets = {
+            "filter": forms.Textarea(
+                attrs={"rows": 4, "cols": 80, "style": "font-family: monospace"}
+            )
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

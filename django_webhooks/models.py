@@ -64,6 +64,12 @@ def validate_event_types(value: object) -> None:
         )
 
 
+def validate_filter(value: object) -> None:
+    from .filters import validate
+
+    validate(value)
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def usable(self, now: datetime | None = None) -> ApiKeyQuerySet:
         now = now or timezone.now()
@@ -178,6 +184,16 @@ class Webhook(models.Model):
     events = models.JSONField(_("Fire when"), default=list, validators=[validate_event_types])
     format = models.CharField(_("Format"), max_length=4, choices=Format.choices, default=JSON)
     is_active = models.BooleanField(_("Active"), default=True)
+    filter = models.JSONField(
+        _("Filter"),
+        default=dict,
+        blank=True,
+        validators=[validate_filter],
+        help_text=_(
+            "Optional. Deliver only matching orders, and only matching order lines, e.g. "
+            '{"object": {"status": {"in": ["paid", "complete"]}}, "items": {"supplier": "acme"}}.'
+        ),
+    )
     deactivated_reason = models.CharField(
         _("why it was switched off"), max_length=300, blank=True, editable=False
     )

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import events, payloads, queue
+from .filters import compile_filter
 from .models import ApiKey, DeliveryAttempt, Event, Webhook
 from .snapshots import order_snapshot
 
@@ -155,7 +156,9 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
             return 0
         _build_missing_data(pending, using)
         webhooks = list(
-            Webhook.objects.using(using).deliverable().only("id", "url", "events", "api_key_id")
+            Webhook.objects.using(using)
+            .deliverable()
+            .only("id", "url", "events", "filter", "api_key_id")
         )
         attempts = [
             DeliveryAttempt(
@@ -167,17 +170,29 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
                 trigger=DeliveryAttempt.Trigger.EVENT,
                 scheduled_for=now,
                 created_at=now,
+                object_override=object_override,
             )
-            for event in pending
-            if event.data is not None
-            for webhook in webhooks
-            if webhook.subscribes_to(event.type)
+            for event, webhook, object_override in _fan_out(pending, webhooks)
         ]
         for event in pending:
             event.dispatched_at = now
         insert_rows(DeliveryAttempt, attempts, using)
         Event.objects.using(using).bulk_update(pending, ["data", "dispatched_at"])
     return len(attempts)
+
+
+def _fan_out(
+    pending: Sequence[Event], webhooks: Sequence[Webhook]
+) -> Iterator[tuple[Event, Webhook, dict | None]]:
+    """Each (event, webhook) that gets a delivery, with the object the webhook's filter left."""
+    for event in pending:
+        if event.data is None:
+            continue
+        for webhook in webhooks:
+            if webhook.subscribes_to(event.type):
+                decision = compile_filter(webhook.filter).decide(event.data)
+                if decision.deliver:
+                    yield event, webhook, decision.object_override
 
 
 def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:

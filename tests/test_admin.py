@@ -127,6 +127,31 @@ def test_saving_the_add_page_creates_the_webhook(admin_client):
     assert webhook.is_active
 
 
+def test_the_add_page_saves_a_filter_and_explains_a_bad_one(admin_client):
+    fields = {
+        "api_key": ApiKey.objects.default().pk,
+        "url": "https://acme.example/in",
+        "events": ["order.created"],
+        "format": "json",
+        "is_active": "on",
+    }
+    response = admin_client.post(
+        WEBHOOKS + "add/", {**fields, "filter": '{"items": {"sku": {"starts": "AC-"}}}'}
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["filter"]
+    assert "unknown operator “starts”" in errors[0]
+    assert not Webhook.objects.exists()
+    response = admin_client.post(WEBHOOKS + "add/", {**fields, "filter": "{not json"})
+    assert "filter" in response.context["adminform"].form.errors
+    assert not Webhook.objects.exists()
+    response = admin_client.post(
+        WEBHOOKS + "add/", {**fields, "filter": '{"items": {"supplier": "acme"}}'}
+    )
+    assert response.status_code == 302
+    assert Webhook.objects.get().filter == {"items": {"supplier": "acme"}}
+
+
 def test_add_page_refuses_a_url_with_credentials(admin_client):
     response = admin_client.post(
         WEBHOOKS + "add/",
