@@ -172,7 +172,8 @@ class WebhookViewSet(ApiKeyViewMixin, ModelViewSet):
     )
     def attempts(self, request: Request, pk: str | None = None) -> Response:
         webhook = self.get_object()
-        filters = DeliveryAttemptFilterSerializer(data=request.query_params)
+        # A plain dict: DRF would quietly drop ``?status=`` from a QueryDict instead of refusing it.
+        filters = DeliveryAttemptFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         attempts = DeliveryAttempt.objects.filter(webhook=webhook, **filters.validated_data)
         page = self.paginate_queryset(attempts)
