@@ -1,6 +1,7 @@
 """/api/webhooks/: a key's subscriptions, validated strictly, invisible to other keys."""
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -536,10 +537,23 @@ def test_another_keys_webhook_is_not_listed(accounting, warehouse):
     assert warehouse[1].get(url("webhook-list")).json() == []
 
 
-@pytest.mark.parametrize("pk", ["abc", "0", "-1", "99999999999999999999999"])
-def test_ids_that_cannot_exist_answer_404(accounting, pk):
-    _key, client = accounting
+@pytest.mark.parametrize(
+    "spelling", ["abc", ".", "0", "-1", "99999999999999999999999", "+{}", "0{}", "{}.0", " {}"]
+)
+def test_ids_in_any_but_the_plain_spelling_answer_a_json_404(accounting, spelling):
+    key, client = accounting
+    webhook = make_webhook(key)
+    attempt = make_attempt(webhook)
+    webhook_id = quote(spelling.format(webhook.pk))
+    attempt_id = quote(spelling.format(attempt.pk))
 
-    response = client.get(f"{url('webhook-list')}{pk}/")
+    answers = [
+        client.get(f"{url('webhook-list')}{webhook_id}/"),
+        client.post(f"{url('webhook-list')}{webhook_id}/test/"),
+        client.post(f"/api/attempts/{attempt_id}/redeliver/"),
+    ]
 
-    assert response.status_code == 404
+    for answer in answers:
+        assert answer.status_code == 404
+        assert answer["Content-Type"] == "application/json"
+    assert DeliveryAttempt.objects.count() == 1

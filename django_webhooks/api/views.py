@@ -7,6 +7,7 @@ exist.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -54,6 +55,9 @@ WEBHOOK_EXAMPLE = OpenApiExample(
 )
 
 
+CANONICAL_ID = re.compile(r"[1-9][0-9]*")
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("Not possible in the current state.")
@@ -79,6 +83,23 @@ class ApiKeyViewMixin:
                 _("The request body is larger than %(limit)d bytes.") % {"limit": limit}
             )
         return super().handle_exception(exc)
+
+
+class CanonicalIdMixin:
+    """Ids in URLs are plain decimal numbers; anything else answers this API's JSON 404.
+
+    Every path segment reaches the view (a stricter URL pattern would leave the answer to
+    the store's HTML 404 page), and spellings the database would still read as a number
+    (``+1``, ``01``, `` 1``, Arabic-Indic digits) are refused rather than quietly resolved.
+    """
+
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self) -> Any:
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if not CANONICAL_ID.fullmatch(lookup):
+            raise NotFound()
+        return super().get_object()
 
 
 class DeliveryAttemptPagination(CursorPagination):
@@ -120,7 +141,7 @@ class DeliveryAttemptPagination(CursorPagination):
         responses=schema.responses({204: None}, 404),
     ),
 )
-class WebhookViewSet(ApiKeyViewMixin, ModelViewSet):
+class WebhookViewSet(ApiKeyViewMixin, CanonicalIdMixin, ModelViewSet):
     """This key's webhooks: the URLs its events are delivered to."""
 
     serializer_class = WebhookSerializer
@@ -180,7 +201,7 @@ class WebhookViewSet(ApiKeyViewMixin, ModelViewSet):
         return self.get_paginated_response(DeliveryAttemptSerializer(page, many=True).data)
 
 
-class DeliveryAttemptViewSet(ApiKeyViewMixin, GenericViewSet):
+class DeliveryAttemptViewSet(ApiKeyViewMixin, CanonicalIdMixin, GenericViewSet):
     """Attempts from this key's delivery log."""
 
     serializer_class = DeliveryAttemptSerializer
