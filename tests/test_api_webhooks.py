@@ -1,6 +1,7 @@
 """/api/webhooks/: a key's subscriptions, validated strictly, invisible to other keys."""
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 import pytest
@@ -236,6 +237,20 @@ def test_several_unknown_event_types_are_named_in_one_bounded_message(accounting
     assert "…" in message
 
 
+def test_unknown_and_invalid_fields_are_reported_together(accounting):
+    _key, client = accounting
+
+    response = client.post(
+        url("webhook-list"), {**VALID, "url": "ftp://x.example.com", "colour": 1}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "url": ["Use an http:// or https:// URL."],
+        "colour": ["Unknown field. The fields are: url, events, format, is_active."],
+    }
+
+
 def test_unknown_fields_are_refused(accounting):
     _key, client = accounting
 
@@ -431,6 +446,7 @@ def test_patch_is_active_false_deactivates_and_cancels_scheduled_attempts(accoun
     assert response.status_code == 200
     assert response.json()["is_active"] is False
     assert response.json()["deactivated_reason"] == "Switched off through the API."
+    assert datetime.fromisoformat(response.json()["updated_at"]) > webhook.updated_at
     webhook.refresh_from_db()
     assert webhook.is_active is False
     scheduled.refresh_from_db()
@@ -480,6 +496,7 @@ def test_an_update_does_not_undo_a_concurrent_switch_off(accounting, monkeypatch
     )
 
     assert response.status_code == 200
+    assert response.json()["is_active"] is False
     webhook.refresh_from_db()
     assert (webhook.is_active, webhook.url) == (False, "https://erp.example.com/v2")
 
@@ -525,6 +542,7 @@ def test_another_keys_webhook_answers_404_and_is_left_alone(accounting, warehous
     response = getattr(intruder, method)(url("webhook-detail", webhook.pk), body, format="json")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}  # as for an id that does not exist
     webhook.refresh_from_db()
     assert (webhook.url, webhook.events, webhook.is_active) == (ERP, ["order.created"], True)
     scheduled.refresh_from_db()

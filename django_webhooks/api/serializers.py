@@ -64,15 +64,19 @@ class StrictSerializerMixin:
     """Refuse fields the serializer does not have (read-only ones are accepted and ignored)."""
 
     def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in data if name not in self.fields)
-            if unknown:
-                writable = ", ".join(
-                    name for name, field in self.fields.items() if not field.read_only
-                )
-                message = _("Unknown field. The fields are: {fields}.").format(fields=writable)
-                raise serializers.ValidationError({name: [message] for name in unknown})
-        return super().to_internal_value(data)
+            writable = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+            message = str(_("Unknown field. The fields are: {fields}.")).format(fields=writable)
+            unknown = {str(name): [message] for name in data if name not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Report every problem at once, the unknown fields beside the invalid ones.
+            raise serializers.ValidationError({**error.detail, **unknown}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -125,6 +129,8 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
                 instance.is_active = True
                 instance.deactivated_reason = ""
                 instance.save(update_fields=["is_active", "deactivated_reason", "updated_at"])
+        # Answer with what is stored, including a switch-off made meanwhile.
+        instance.refresh_from_db()
         return instance
 
 

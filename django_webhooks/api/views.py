@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -99,7 +100,10 @@ class CanonicalIdMixin:
         lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
         if not CANONICAL_ID.fullmatch(lookup):
             raise NotFound()
-        return super().get_object()
+        try:
+            return super().get_object()
+        except Http404:
+            raise NotFound() from None  # not "No Webhook matches the given query."
 
 
 class DeliveryAttemptPagination(CursorPagination):
