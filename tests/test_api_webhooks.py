@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from django_webhooks.api.serializers import WebhookSerializer
+from django_webhooks.forms import WebhookForm
 from django_webhooks.models import DeliveryAttempt, Webhook
 from tests.api_support import make_attempt, make_key, make_webhook, url
 
@@ -264,6 +265,17 @@ def test_unknown_fields_are_refused(accounting):
     assert not Webhook.objects.exists()
 
 
+def test_a_webhook_cannot_be_created_for_another_key(accounting, warehouse):
+    _key, client = accounting
+    other_key, _other_client = warehouse
+
+    response = client.post(url("webhook-list"), {**VALID, "api_key": other_key.pk}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["api_key"]
+    assert not Webhook.objects.exists()
+
+
 @pytest.mark.parametrize(
     "destination",
     [
@@ -292,6 +304,17 @@ def test_private_destinations_are_refused_unless_allowed(accounting, settings, d
     settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOW_PRIVATE_DESTINATIONS": True}
     allowed = client.post(url("webhook-list"), {**VALID, "url": destination}, format="json")
     assert allowed.status_code == 201
+
+
+def test_the_admin_form_applies_the_private_destination_rule_too(accounting, settings):
+    key, _client = accounting
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOW_PRIVATE_DESTINATIONS": False}
+    data = {"api_key": key.pk, "url": "http://10.0.0.5/hooks", "events": ["order.created"]}
+
+    form = WebhookForm(data={**data, "format": "json", "is_active": True})
+
+    assert not form.is_valid()
+    assert form.errors["url"] == ["Deliveries to this host are not allowed: private address."]
 
 
 def test_public_ip_literals_and_names_pass_the_private_destination_rule(accounting, settings):
