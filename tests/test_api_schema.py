@@ -6,8 +6,12 @@ import pytest
 import yaml
 from django.core.cache import cache
 from django.core.management import call_command
+from django.urls import include
+from django.urls import path as route
 from drf_spectacular.validation import validate_schema
+from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from tests.api_support import make_key, url
 
@@ -26,6 +30,19 @@ OPERATIONS = {
     ("/api/event-types/", "get"),
     ("/api/signing-secret/rotate/", "post"),
 }
+
+
+class StoreOwnView(APIView):
+    """A view of the store's own API, mounted beside this one."""
+
+    def get(self, request):
+        return Response({})
+
+
+urlpatterns = [
+    route("api/", include("django_webhooks.api.urls")),
+    route("store-api/things/", StoreOwnView.as_view()),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +74,17 @@ def test_the_served_schema_is_valid_openapi_3_of_this_api_only():
     validate_schema(document)
     assert document["openapi"].startswith("3.")
     assert document["info"]["title"] == "Webhooks API"
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert operations == OPERATIONS
+
+
+@pytest.mark.urls(__name__)
+def test_the_served_schema_leaves_the_stores_own_views_out():
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    assert "/store-api/things/" not in document["paths"]
     operations = {(path, method) for path, item in document["paths"].items() for method in item}
     assert operations == OPERATIONS
 

@@ -45,6 +45,7 @@ from .serializers import (
 )
 from .throttling import ApiKeyRateThrottle
 
+CANONICAL_ID = re.compile(r"[1-9][0-9]*")
 WEBHOOK_EXAMPLE = OpenApiExample(
     "Orders to accounting",
     value={
@@ -54,9 +55,6 @@ WEBHOOK_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
-
-
-CANONICAL_ID = re.compile(r"[1-9][0-9]*")
 
 
 class Conflict(APIException):
