@@ -1,6 +1,8 @@
 """The delivery log, test deliveries and redelivery, each scoped to the calling key."""
 
+from base64 import b64encode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
@@ -157,13 +159,39 @@ def test_invalid_filters_answer_400(accounting, query, errors):
     assert response.json() == errors
 
 
-def test_an_invalid_cursor_answers_404(accounting):
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        b64encode(b"p=not-a-date").decode(),
+        b64encode(b"p=2026-13-45 00:00:00+00:00").decode(),
+        b64encode(b"p=2026-01-01 00:00:00").decode(),  # naive
+        b64encode(b"o=abc&p=2026-01-01 00:00:00+00:00").decode(),
+    ],
+)
+def test_an_invalid_or_hand_made_cursor_answers_404(accounting, cursor):
     key, client = accounting
     webhook = make_webhook(key)
+    make_attempt(webhook)
 
-    response = client.get(url("webhook-attempts", webhook.pk), {"cursor": "garbage"})
+    response = client.get(url("webhook-attempts", webhook.pk), {"cursor": cursor})
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_a_well_formed_hand_made_cursor_works(accounting):
+    key, client = accounting
+    webhook = make_webhook(key)
+    older = make_attempt(webhook, created_at=timezone.now() - timedelta(hours=2))
+    make_attempt(webhook)
+    cursor = urlencode({"p": str(timezone.now() - timedelta(hours=1))})
+
+    response = client.get(
+        url("webhook-attempts", webhook.pk), {"cursor": b64encode(cursor.encode()).decode()}
+    )
+
+    assert [item["id"] for item in response.json()["results"]] == [older.pk]
 
 
 def test_another_keys_log_answers_404(accounting, warehouse):
