@@ -13,7 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import events, signing, tokens
+from . import address_guard, events, signing, tokens
+from .conf import webhook_settings
 from .payloads import JSON, XML
 
 URL_MAX_LENGTH = 2048
@@ -33,7 +34,12 @@ def new_event_id() -> str:
 
 
 def validate_destination_url(value: str) -> None:
-    """http(s), a host, no ``user:password@``, at most 2,048 characters."""
+    """http(s), a host, no ``user:password@``, at most 2,048 characters.
+
+    Unless ``ALLOW_PRIVATE_DESTINATIONS``, also no host that is plainly non-public: an IP
+    literal the address guard refuses, or ``localhost``. Names that merely resolve to such
+    addresses are refused by the transport at connect time.
+    """
     if len(value) > URL_MAX_LENGTH:
         raise ValidationError(
             _("Use at most %(max)d characters."), code="max_length", params={"max": URL_MAX_LENGTH}
@@ -48,6 +54,25 @@ def validate_destination_url(value: str) -> None:
     if not parts.hostname:
         raise ValidationError(_("Give the URL a host name."), code="host")
     URLValidator(schemes=["http", "https"])(value)
+    reason = _private_host_reason(parts.hostname)
+    if reason:
+        raise ValidationError(
+            _("Deliveries to this host are not allowed: %(reason)s."),
+            code="private",
+            params={"reason": reason},
+        )
+
+
+def _private_host_reason(host: str) -> str | None:
+    if webhook_settings.ALLOW_PRIVATE_DESTINATIONS:
+        return None
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback address"
+    try:
+        return address_guard.refusal_reason(host)
+    except ValueError:  # a name, not an IP literal
+        return None
 
 
 def validate_event_types(value: object) -> None:
@@ -144,8 +169,6 @@ class ApiKey(models.Model):
         return secrets_
 
     def rotate_signing_secret(self, grace: timedelta | None = None) -> str:
-        from .conf import webhook_settings
-
         if grace is None:
             grace = timedelta(hours=webhook_settings.SIGNING_SECRET_GRACE_HOURS)
         self.previous_signing_secret = self.signing_secret

@@ -11,7 +11,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from example_project.settings import INSTALLED_APPS, MIDDLEWARE, REST_FRAMEWORK, TEMPLATES  # noqa: F401
+from example_project.settings import (  # noqa: F401
+    DEFAULT_AUTO_FIELD,
+    INSTALLED_APPS,
+    MIDDLEWARE,
+    REST_FRAMEWORK,
+    STATIC_URL,
+    TEMPLATES,
+)
 
 DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
 # Several checkouts may test at once on one machine: keep their databases and queues apart.

@@ -1,0 +1,66 @@
+"""``Authorization: Api-Key <token>``: who is calling the API.
+
+A valid token authenticates as its :class:`~django_webhooks.models.ApiKey`, which becomes
+``request.auth``; there is no Django user behind a key, so ``request.user`` stays anonymous.
+Revoked, expired and unknown tokens all answer 401 with the same message, so a caller
+learns nothing about keys that are not theirs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from ..models import ApiKey
+
+KEYWORD = "Api-Key"
+#: ``last_used_at`` is refreshed at most this often, so reading the API does not write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: Real tokens are ~41 characters; anything much longer is not worth hashing.
+MAX_TOKEN_LENGTH = 200
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = KEYWORD
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, ApiKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None  # not ours: the permission check answers 401
+        if len(parts) != 2:
+            raise AuthenticationFailed(_("Send the header as 'Authorization: Api-Key <token>'."))
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise AuthenticationFailed(_("Invalid, revoked or expired API key.")) from None
+        api_key = None
+        if len(token) <= MAX_TOKEN_LENGTH:
+            api_key = ApiKey.objects.get_from_token(token)
+        if api_key is None:
+            raise AuthenticationFailed(_("Invalid, revoked or expired API key."))
+        record_use(api_key)
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        # Having a WWW-Authenticate challenge is what makes DRF answer 401 rather than 403.
+        return self.keyword
+
+
+def record_use(api_key: ApiKey) -> None:
+    """Set ``last_used_at``, unless it was set less than a minute ago."""
+    now = timezone.now()
+    stale = now - LAST_USED_RESOLUTION
+    if api_key.last_used_at is not None and api_key.last_used_at > stale:
+        return
+    # The condition repeated in SQL keeps concurrent requests from writing twice.
+    ApiKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
+    ).update(last_used_at=now)
+    api_key.last_used_at = now

@@ -1,0 +1,200 @@
+"""What the API reads and writes.
+
+Input is strict: JSON types are not coerced (``1`` is not ``true``), unknown fields are
+refused rather than silently dropped (a typo such as ``is_activ`` would otherwise "succeed"),
+and every field answers with one clear message. Read-only fields may be sent back as they
+were read, so a client can GET, change and PUT. Signing secrets, token hashes and request
+signatures appear in no serializer here except :class:`SigningSecretSerializer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .. import events
+from ..models import URL_MAX_LENGTH, DeliveryAttempt, Webhook, validate_destination_url
+
+#: How many unknown event types one error message names.
+MAX_NAMED_UNKNOWN = 5
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only: DRF's BooleanField also takes ``1``, ``"yes"``, ``"on"``."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
+class EventTypesField(serializers.Field):
+    """A non-empty list of registered event types; duplicates are dropped, order kept."""
+
+    default_error_messages = {
+        "not_a_list": _("Expected a list of event types."),
+        "empty": _("Choose at least one event type."),
+        "unknown": _("Unknown event type(s): {types}. GET event-types/ lists the valid ones."),
+    }
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        unknown = [
+            item for item in data if not isinstance(item, str) or not events.is_registered(item)
+        ]
+        if unknown:
+            named = ", ".join(repr(item)[:100] for item in unknown[:MAX_NAMED_UNKNOWN])
+            if len(unknown) > MAX_NAMED_UNKNOWN:
+                named += ", …"
+            self.fail("unknown", types=named)
+        return list(dict.fromkeys(data))
+
+    def to_representation(self, value: list[str]) -> list[str]:
+        return list(value)
+
+
+class StrictSerializerMixin:
+    """Refuse fields the serializer does not have (read-only ones are accepted and ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            writable = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+            message = str(_("Unknown field. The fields are: {fields}.")).format(fields=writable)
+            unknown = {str(name): [message] for name in data if name not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Report every problem at once, the unknown fields beside the invalid ones.
+            raise serializers.ValidationError({**error.detail, **unknown}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    """An endpoint subscribed to some event types."""
+
+    url = serializers.CharField(
+        max_length=URL_MAX_LENGTH,
+        help_text=_("Where the events are POSTed: an http:// or https:// URL."),
+    )
+    events = EventTypesField(help_text=_("The event types delivered to this URL."))
+    format = serializers.ChoiceField(
+        choices=Webhook.Format.choices,
+        required=False,
+        help_text=_("The body's format (default json)."),
+    )
+    is_active = StrictBooleanField(
+        required=False,
+        help_text=_("Inactive webhooks get nothing; switching off cancels what is scheduled."),
+    )
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id",
+            "url",
+            "events",
+            "format",
+            "is_active",
+            "deactivated_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "deactivated_reason", "created_at", "updated_at"]
+
+    def validate_url(self, value: str) -> str:
+        validate_destination_url(value)
+        return value
+
+    def update(self, instance: Webhook, validated_data: dict[str, Any]) -> Webhook:
+        wanted_active = validated_data.pop("is_active", instance.is_active)
+        with transaction.atomic():
+            for name, value in validated_data.items():
+                setattr(instance, name, value)
+            if validated_data:
+                # Only the fields sent: a full save could undo a concurrent switch-off.
+                instance.save(update_fields=[*validated_data, "updated_at"])
+            if instance.is_active and not wanted_active:
+                instance.deactivate(str(_("Switched off through the API.")))
+            elif wanted_active and not instance.is_active:
+                instance.is_active = True
+                instance.deactivated_reason = ""
+                instance.save(update_fields=["is_active", "deactivated_reason", "updated_at"])
+        # Answer with what is stored, including a switch-off made meanwhile.
+        instance.refresh_from_db()
+        return instance
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    """One try at delivering one event to one webhook."""
+
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "id",
+            "webhook",
+            "url",
+            "event_id",
+            "event_type",
+            "number",
+            "trigger",
+            "status",
+            "response_status",
+            "response_excerpt",
+            "error",
+            "scheduled_for",
+            "finished_at",
+            "duration_ms",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryAttemptFilterSerializer(serializers.Serializer):
+    """The attempt log's query parameters."""
+
+    status = serializers.ChoiceField(
+        choices=DeliveryAttempt.Status.choices,
+        required=False,
+        help_text=_("Only attempts in this status."),
+    )
+    event_type = serializers.CharField(
+        max_length=events.EVENT_TYPE_MAX_LENGTH,
+        required=False,
+        help_text=_("Only attempts of this event type."),
+    )
+
+
+class EventTypeSerializer(serializers.Serializer):
+    """An event type and its label."""
+
+    type = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+
+
+class SigningSecretSerializer(serializers.Serializer):
+    """A freshly rotated signing secret."""
+
+    signing_secret = serializers.CharField(
+        read_only=True,
+        help_text=_("Signs every delivery from now on. Shown only in this answer: store it."),
+    )
+    previous_secret_expires_at = serializers.DateTimeField(
+        read_only=True,
+        help_text=_("Until then deliveries also carry a signature made with the previous secret."),
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Why the request was refused."""
+
+    detail = serializers.CharField(read_only=True)

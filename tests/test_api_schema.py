@@ -1,0 +1,134 @@
+"""The OpenAPI 3 document: valid, warning-free, limited to this API, behind the key."""
+
+import json
+
+import pytest
+import yaml
+from django.core.cache import cache
+from django.core.management import call_command
+from django.urls import include
+from django.urls import path as route
+from drf_spectacular.validation import validate_schema
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from tests.api_support import make_key, url
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = {
+    ("/api/webhooks/", "get"),
+    ("/api/webhooks/", "post"),
+    ("/api/webhooks/{id}/", "get"),
+    ("/api/webhooks/{id}/", "put"),
+    ("/api/webhooks/{id}/", "patch"),
+    ("/api/webhooks/{id}/", "delete"),
+    ("/api/webhooks/{id}/test/", "post"),
+    ("/api/webhooks/{id}/attempts/", "get"),
+    ("/api/attempts/{id}/redeliver/", "post"),
+    ("/api/event-types/", "get"),
+    ("/api/signing-secret/rotate/", "post"),
+}
+
+
+class StoreOwnView(APIView):
+    """A view of the store's own API, mounted beside this one."""
+
+    def get(self, request):
+        return Response({})
+
+
+urlpatterns = [
+    route("api/", include("django_webhooks.api.urls")),
+    route("store-api/things/", StoreOwnView.as_view()),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+
+
+def served_schema(client) -> dict:
+    response = client.get(url("schema"), {"format": "json"})
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_spectacular_validates_without_a_warning(tmp_path):
+    target = tmp_path / "schema.yaml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    document = yaml.safe_load(target.read_text())
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert operations >= OPERATIONS
+
+
+def test_the_served_schema_is_valid_openapi_3_of_this_api_only():
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    validate_schema(document)
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "Webhooks API"
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert operations == OPERATIONS
+
+
+@pytest.mark.urls(__name__)
+def test_the_served_schema_leaves_the_stores_own_views_out():
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    assert "/store-api/things/" not in document["paths"]
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert operations == OPERATIONS
+
+
+def test_every_operation_requires_the_api_key_header_and_documents_its_errors():
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": document["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation["security"] == [{"ApiKey": []}], (path, method)
+            assert {"401", "429"} <= set(operation["responses"]), (path, method)
+
+
+def test_the_events_enum_is_the_catalog():
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    events = document["components"]["schemas"]["Webhook"]["properties"]["events"]
+    assert events["minItems"] == 1
+    enum_name = events["items"]["$ref"].rpartition("/")[2]
+    assert "customer.deleted" in document["components"]["schemas"][enum_name]["enum"]
+
+
+def test_the_schema_needs_a_key():
+    response = make_key()[1].get(url("schema"))
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content)["paths"]
+    assert APIClient().get(url("schema")).status_code == 401
+
+
+def test_the_schema_does_not_depend_on_the_stores_default_schema_class(settings):
+    settings.REST_FRAMEWORK = {}
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert operations == OPERATIONS
