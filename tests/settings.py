@@ -25,7 +25,6 @@ DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
 CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
 SECRET_KEY = "tests-only"
 ROOT_URLCONF = "example_project.urls"
-STATIC_URL = "static/"  # the admin's pages need it
 USE_TZ = True
 TIME_ZONE = "UTC"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
