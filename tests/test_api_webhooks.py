@@ -61,6 +61,7 @@ def test_read_gives_the_webhook_and_nothing_secret(accounting):
         "events": ["order.created", "order.deleted"],
         "format": "xml",
         "is_active": True,
+        "filter": {},
         "deactivated_reason": "",
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
@@ -102,6 +103,21 @@ def test_create_takes_format_and_is_active(accounting):
     assert response.status_code == 201
     webhook = Webhook.objects.get()
     assert (webhook.format, webhook.is_active) == ("xml", False)
+
+
+def test_create_takes_a_filter_and_reads_it_back(accounting):
+    _key, client = accounting
+    supplier_lines = {"object": {"status": {"in": ["paid"]}}, "items": {"supplier": "acme"}}
+
+    response = client.post(
+        url("webhook-list"),
+        {"url": ERP, "events": ["order.created"], "filter": supplier_lines},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["filter"] == supplier_lines
+    assert Webhook.objects.get().filter == supplier_lines
 
 
 def test_duplicate_event_types_are_kept_once_in_order(accounting):
@@ -189,6 +205,22 @@ TOO_LONG = "https://erp.example.com/" + "a" * (2048 - len("https://erp.example.c
         ({"is_active": "yes"}, "is_active", "Must be a valid boolean."),
         ({"is_active": 1}, "is_active", "Must be a valid boolean."),
         ({"is_active": None}, "is_active", "This field may not be null."),
+        ({"filter": None}, "filter", "This field may not be null."),
+        (
+            {"filter": {"items": {"sku": {"starts": "AC-"}}}},
+            "filter",
+            "items.sku: unknown operator “starts”; use one of equals, in, exists, prefix.",
+        ),
+        (
+            {"filter": {"object": {"status": {"in": "paid"}}}},
+            "filter",
+            "object.status: “in” needs a non-empty list of values.",
+        ),
+        (
+            {"filter": {"lines": {}}},
+            "filter",
+            "Unknown filter key(s): lines. Use “object” and/or “items”.",
+        ),
     ],
 )
 def test_each_invalid_field_gets_one_clear_error_and_nothing_is_written(
@@ -248,7 +280,7 @@ def test_unknown_and_invalid_fields_are_reported_together(accounting):
     assert response.status_code == 400
     assert response.json() == {
         "url": ["Use an http:// or https:// URL."],
-        "colour": ["Unknown field. The fields are: url, events, format, is_active."],
+        "colour": ["Unknown field. The fields are: url, events, format, is_active, filter."],
     }
 
 
@@ -260,7 +292,7 @@ def test_unknown_fields_are_refused(accounting):
     )
 
     assert response.status_code == 400
-    message = "Unknown field. The fields are: url, events, format, is_active."
+    message = "Unknown field. The fields are: url, events, format, is_active, filter."
     assert response.json() == {"is_activ": [message], "secret": [message]}
     assert not Webhook.objects.exists()
 

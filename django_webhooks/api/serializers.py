@@ -17,7 +17,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .. import events
-from ..models import URL_MAX_LENGTH, DeliveryAttempt, Webhook, validate_destination_url
+from ..models import (
+    URL_MAX_LENGTH,
+    DeliveryAttempt,
+    Webhook,
+    validate_destination_url,
+    validate_filter,
+)
 
 #: How many unknown event types one error message names.
 MAX_NAMED_UNKNOWN = 5
@@ -96,6 +102,14 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         required=False,
         help_text=_("Inactive webhooks get nothing; switching off cancels what is scheduled."),
     )
+    filter = serializers.JSONField(
+        required=False,
+        validators=[validate_filter],
+        help_text=_(
+            "Optional: deliver only matching orders and order lines, e.g. "
+            '{"object": {"status": {"in": ["paid"]}}, "items": {"supplier": "acme"}}.'
+        ),
+    )
 
     class Meta:
         model = Webhook
@@ -105,6 +119,7 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "events",
             "format",
             "is_active",
+            "filter",
             "deactivated_reason",
             "created_at",
             "updated_at",
