@@ -343,3 +343,50 @@ def test_the_example_store_sends_customer_deleted(api_key, woken):
     assert event.type == "customer.deleted"
     assert event.data == {"object": {"id": customer_pk}}  # no personal data in the removal event
     assert DeliveryAttempt.objects.get().event_id == event.pk
+
+
+def test_after_a_rotation_both_secrets_sign_for_the_grace_period(webhook, http, clock):
+    http.post(URL, status=200)
+    old_secret = webhook.api_key.signing_secret
+    new_secret = webhook.api_key.rotate_signing_secret()
+    Order.objects.create()
+    delivery.run()
+    clock.advance(25 * 3600)  # past the 24 h grace: only the new secret signs
+    outbox.send_test(Webhook.objects.get(pk=webhook.pk))
+    delivery.run()
+    first, second = (call.request for call in http.calls)
+    for secret in (old_secret, new_secret):
+        assert signing.verify(
+            secret,
+            first.headers["webhook-id"],
+            int(first.headers["webhook-timestamp"]),
+            first.body,
+            first.headers["webhook-signature"],
+        )
+    assert len(first.headers["webhook-signature"].split()) == 2
+    assert len(second.headers["webhook-signature"].split()) == 1
+    assert not signing.verify(
+        old_secret,
+        second.headers["webhook-id"],
+        int(second.headers["webhook-timestamp"]),
+        second.body,
+        second.headers["webhook-signature"],
+    )
+
+
+def test_no_secret_reaches_the_logs_or_the_attempt_rows(api_key, woken, receiver, caplog):
+    from tests.receiver import Status
+
+    url = receiver.script("/no", [Status(500, b"nope")])
+    Webhook.objects.create(api_key=api_key, url=url, events=["order.created"])
+    caplog.set_level("DEBUG")
+    Order.objects.create()
+    delivery.run()
+    (request,) = receiver.received("/no")
+    key_material = api_key.signing_secret.removeprefix("whsec_")
+    assert "POST /no" in caplog.text  # DEBUG logging of the HTTP layer really was on
+    assert key_material not in caplog.text
+    assert request.headers["webhook-signature"] not in caplog.text
+    for row in DeliveryAttempt.objects.values():
+        assert key_material not in json.dumps(row, default=str)
+        assert request.headers["webhook-signature"] not in json.dumps(row, default=str)

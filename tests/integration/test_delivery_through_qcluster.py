@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import time
 from collections import Counter
 
@@ -16,6 +17,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from example_project.shop.models import Order, OrderItem
+from tests import artifacts
 from tests.cluster import Cluster, wait_until
 from tests.integration.conftest import FAST
 from tests.receiver import Drip, Redirect, Status
@@ -35,9 +37,13 @@ def attempts_of(webhook_id):
     return list(DeliveryAttempt.objects.filter(webhook_id=webhook_id).order_by("number"))
 
 
-def assert_schedule(webhook, requests, delays=DELAYS):
-    """Retry n+1 arrived ``delays[n-1]`` after attempt n ended: never early, at most 2 s late."""
+def assert_schedule(webhook, requests, delays=DELAYS) -> list[float]:
+    """Retry n+1 arrived ``delays[n-1]`` after attempt n ended: never early, at most 2 s late.
+
+    Returns how late each retry arrived.
+    """
     attempts = attempts_of(webhook.pk)
+    lateness = []
     for number, (previous, arrived) in enumerate(itertools.pairwise(attempts), start=1):
         due = previous.finished_at.timestamp() + delays[number - 1]
         assert arrived.scheduled_for.timestamp() == pytest.approx(due, abs=0.001)
@@ -45,6 +51,8 @@ def assert_schedule(webhook, requests, delays=DELAYS):
         assert arrival >= due, f"attempt {number + 1} went {due - arrival:.3f} s early"
         late = arrival - due
         assert late <= LATE_AT_MOST, f"attempt {number + 1} went {late:.3f} s late"
+        lateness.append(late)
+    return lateness
 
 
 def test_every_answer_is_judged_per_the_policy(cluster, receiver, api_key):
@@ -79,17 +87,28 @@ def test_every_answer_is_judged_per_the_policy(cluster, receiver, api_key):
         message="attempts still pending",
     )
     time.sleep(DELAYS[-1] + 1)  # a 7th attempt would be due by now: prove it never comes
+    lateness = []
     for path in ("/error", "/slow", "/drip", "/redirect"):
         requests = receiver.received(path)
         assert len(requests) == 6, path
         assert [int(r.headers["X-Webhook-Attempt"]) for r in requests] == [1, 2, 3, 4, 5, 6]
         assert len({r.headers["webhook-id"] for r in requests}) == 1
-        assert_schedule(hooks[path.strip("/")], requests)
+        lateness += assert_schedule(hooks[path.strip("/")], requests)
     assert receiver.received("/ok-target") == []  # redirects are never followed
 
     # The first attempt left right after the commit.
     (first_ok,) = receiver.received("/ok")
     assert first_ok.arrived_at - committed < 1.0
+    lateness.sort()
+    artifacts.report(
+        "timing.json",
+        "retries through a running qcluster",
+        retries=len(lateness),
+        lateness_ms_min=round(lateness[0] * 1000),
+        lateness_ms_median=round(statistics.median(lateness) * 1000),
+        lateness_ms_max=round(lateness[-1] * 1000),
+        first_attempt_after_commit_ms=round((first_ok.arrived_at - committed) * 1000),
+    )
 
     # Every request is signed with the key's secret and carries the committed order + items.
     verifier = StandardWebhook(api_key.signing_secret)

@@ -7,35 +7,27 @@ Each test asserts every event arrived at least once and that duplicates carry th
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from example_project.shop.models import Order
+from tests import artifacts
 from tests.cluster import Cluster, wait_until
 from tests.integration.conftest import FAST
 from tests.receiver import Status
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 
 def report(name: str, **figures) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "faults.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results[f"{settings.DEPLOYMENT}: {name}"] = figures
-    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    artifacts.report("faults.json", name, **figures)
 
 
 def arrivals(receiver, path="/slow") -> Counter:
