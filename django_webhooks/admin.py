@@ -29,6 +29,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import events, outbox, tokens
+from .conf import webhook_settings
 from .delivery import render_body
 from .forms import RecoverFailedForm, WebhookForm
 from .health import Health, webhook_health
@@ -300,12 +301,12 @@ class ApiKeyAdmin(_ObjectViewsMixin, admin.ModelAdmin):
 
 def _secret_version(api_key: ApiKey) -> str:
     """Names the current signing secret without revealing it (keyed with SECRET_KEY)."""
-    return salted_hmac("django_webhooks.rotate", api_key.signing_secret).hexdigest()[:20]
+    return salted_hmac(
+        "django_webhooks.rotate", api_key.signing_secret, algorithm="sha256"
+    ).hexdigest()[:20]
 
 
 def _grace_hours() -> float:
-    from .conf import webhook_settings
-
     return webhook_settings.SIGNING_SECRET_GRACE_HOURS
 
 
