@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from dataclasses import dataclass, field
 
+import psutil
 import requests
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bench.harness import ReceiverProcess, reset_tables, subscribe, wait_for
+from bench.harness import (
+    ReceiverProcess,
+    cluster_processes,
+    reset_tables,
+    subscribe,
+    wait_for,
+)
 
 ORDER_EVENTS = [
     "order.created",
@@ -222,8 +230,18 @@ def event_bodies(
     return bodies[:limit]
 
 
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def throughput(
     receiver: ReceiverProcess,
+    cluster,
     sizes: Sizes,
     *,
     name: str,
@@ -234,14 +252,20 @@ def throughput(
 ) -> Figure:
     paths = [f"{prefix}/{n}" for n in range(10)]
     expected = orders * len(paths)
-    engine, loop, recorded, receiver_cpu = [], [], [], []
+    engine, loop, recorded, receiver_cpu, engine_cpu, loop_cpu = [], [], [], [], [], []
+    workers = cluster_processes(cluster)
+    me = psutil.Process()
     for _run in range(sizes.runs):
-        cpu_before = receiver.cpu_seconds()
+        cpu_before, cluster_before = receiver.cpu_seconds(), _cpu_seconds(workers)
         arrived, done = deliver_orders(receiver, orders, paths, prefix, expected, 600)
         receiver_cpu.append((receiver.cpu_seconds() - cpu_before) / arrived)
+        engine_cpu.append((_cpu_seconds(workers) - cluster_before) / expected)
         engine.append(expected / arrived)
         recorded.append(done)
-        loop.append(sequential_loop(receiver, event_bodies(paths, receiver, baseline_posts)))
+        bodies = event_bodies(paths, receiver, baseline_posts)
+        cpu_before = _cpu_seconds([me])
+        loop.append(sequential_loop(receiver, bodies))
+        loop_cpu.append((_cpu_seconds([me]) - cpu_before) / len(bodies))
     ratio = median(engine) / median(loop)
     return Figure(
         name,
@@ -254,6 +278,8 @@ def throughput(
             f"all outcomes recorded after {', '.join(f'{v:.1f}' for v in recorded)} s",
             f"baseline: sequential requests.Session loop, {baseline_posts} POSTs of the same "
             f"bodies: {', '.join(f'{v:.0f}' for v in loop)}/s",
+            f"CPU per delivery: engine {median(engine_cpu) * 1e3:.2f} ms (all qcluster "
+            f"processes; database server not counted), loop {median(loop_cpu) * 1e3:.2f} ms",
             f"receiver CPU while the engine ran: {median(receiver_cpu) * 100:.0f}% of one core",
         ],
     )
@@ -366,7 +392,6 @@ def p5_latency(receiver: ReceiverProcess, sizes: Sizes) -> list[Figure]:
 
 
 def p7_memory(receiver: ReceiverProcess, cluster, sizes: Sizes) -> Figure:
-    from bench.harness import cluster_processes
     from django_webhooks.models import DeliveryAttempt
     from example_project.shop.models import Order
 

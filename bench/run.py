@@ -67,6 +67,7 @@ def run_deployment(args: argparse.Namespace) -> int:
                 results.append(
                     figures.throughput(
                         receiver,
+                        cluster,
                         sizes,
                         name="P2 throughput, receiver answers at once",
                         prefix="/fast",
@@ -80,6 +81,7 @@ def run_deployment(args: argparse.Namespace) -> int:
                 results.append(
                     figures.throughput(
                         receiver,
+                        cluster,
                         sizes,
                         name="P3 latency hiding, receiver answers after 50 ms",
                         prefix="/slow",
