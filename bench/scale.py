@@ -279,7 +279,8 @@ def p6_scale(sizes: Sizes) -> list[Figure]:
     details = [
         f"{rows:,} attempt rows ({scheduled:,} scheduled in the next hour, the rest finished) "
         f"and {rows // 10:,} events, loaded in {load_seconds:.1f} s; {DUE} due attempts in "
-        f"both states; median of {repeat} calls (or of those that fit in 2 s), median of {sizes.runs} runs",
+        f"both states; median of {repeat} calls (or of those that fit in 2 s), "
+        f"median of {sizes.runs} runs",
         f"each statement the claim, the ticker and the sweep ran, with its "
         f"{'EXPLAIN' if connection.vendor == 'postgresql' else 'EXPLAIN QUERY PLAN'} "
         f"and its median time at {rows:,} rows:",
