@@ -162,8 +162,13 @@ def release_lost_claims(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None =
 
 def _dead_local_claimants(sending) -> list[str]:
     prefix = f"{socket.gethostname()}:"
+    # No ORDER BY: Meta.ordering (-created_at) makes SQLite walk all of attempt_created_idx
+    # instead of the partial index over the few rows being sent.
     claimants = set(
-        sending.filter(claimed_by__startswith=prefix).values_list("claimed_by", flat=True)
+        sending.filter(claimed_by__startswith=prefix)
+        .order_by()
+        .values_list("claimed_by", flat=True)
+        .distinct()
     )
     return [name for name in claimants if not _process_alive(int(name.rsplit(":", 1)[1]))]
 

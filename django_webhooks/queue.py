@@ -105,18 +105,19 @@ def deliver(using: str = DEFAULT_DB_ALIAS) -> dict:
 def sweep(using: str = DEFAULT_DB_ALIAS) -> dict:
     """Recover what a crash or a lost wake-up left behind: dead leases, unclaimed work."""
     from . import delivery
-    from .models import DeliveryAttempt, Event
+    from .models import Event
 
     now = timezone.now()
     released = delivery.release_lost_claims(using=using, now=now)
-    due = DeliveryAttempt.objects.using(using).filter(
-        status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now
-    )
+    # Not an EXISTS: PostgreSQL estimates status and scheduled_for independently, expects
+    # many due rows and scans the table for one; ordered by scheduled_for it reads the
+    # partial index attempt_due_idx from its due end.
+    due = newest_due(using, now) is not None
     stale = now - timedelta(seconds=UNCLAIMED_AFTER_SECONDS)
     undispatched = Event.objects.using(using).filter(
         dispatched_at__isnull=True, created_at__lt=stale
     )
-    woke = (released > 0 or due.exists() or undispatched.exists()) and wake(using=using)
+    woke = (released > 0 or due or undispatched.exists()) and wake(using=using)
     return {"released": released, "woke": woke}
 
 
