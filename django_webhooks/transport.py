@@ -80,6 +80,10 @@ class Deadline:
         else:
             sock.settimeout(self.remaining())
 
+    @property
+    def finished(self) -> bool:
+        return self._closed
+
     def expire(self) -> None:
         with self._lock:
             if self._closed:
@@ -122,12 +126,20 @@ class _Watchdog:
 
     def watch(self, deadline: Deadline) -> None:
         with self._wakeup:
-            heapq.heappush(self._heap, (deadline.expires, next(self._counter), deadline))
-            self._wakeup.notify()
+            entry = (deadline.expires, next(self._counter), deadline)
+            heapq.heappush(self._heap, entry)
+            # Deadlines mostly arrive in order (one TIMEOUT): wake the thread only when this
+            # one is now the earliest, not once per attempt.
+            if self._heap[0] is entry:
+                self._wakeup.notify()
 
     def _run(self) -> None:
         while True:
             with self._wakeup:
+                # Most attempts end long before their deadline: drop those without a wake-up
+                # each, so the thread sleeps until the earliest deadline still running.
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
                 while not self._heap:
                     self._wakeup.wait()
                 expires, _, deadline = self._heap[0]
