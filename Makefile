@@ -30,7 +30,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# The benchmark of issue 6 (docs/performance.md): both deployments, full sizes, ~25 min on 2 cores.
+# The benchmark of issue 6 (docs/performance.md): both deployments, full sizes, ~15 min on 2 cores.
 # BENCH_ARGS="--deployment sqlite --quick" for a short run.
 bench: $(INSTALLED)
 	$(PY) bench/run.py $(BENCH_ARGS)

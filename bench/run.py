@@ -100,13 +100,16 @@ def run_deployment(args: argparse.Namespace) -> int:
             cluster.stop()
             receiver.stop()
 
+    from django_webhooks.conf import webhook_settings as conf
+
     lines = [
         "=" * 100,
         f"django-webhooks benchmark — deployment {args.deployment}: {description}",
         f"machine: {load_at_start} (at start); load at end "
         f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
         f"cluster: manage.py qcluster, {args.workers} workers (Q_WORKERS), WEBHOOKS CONCURRENCY "
-        f"16, CONCURRENCY_PER_WEBHOOK 4, TIMEOUT 5 s (defaults); "
+        f"{conf.CONCURRENCY}, CONCURRENCY_PER_WEBHOOK {conf.CONCURRENCY_PER_WEBHOOK}, TIMEOUT "
+        f"{conf.TIMEOUT:g} s; "
         f"{'quick' if args.quick else 'full'} sizes, median of {sizes.runs} runs",
         "-" * 100,
     ]
