@@ -30,8 +30,10 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The benchmark of issue 6 (docs/performance.md): both deployments, full sizes, ~15 min on 2 cores.
+# BENCH_ARGS="--deployment sqlite --quick" for a short run.
 bench: $(INSTALLED)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The newest pair the issues ask for: Python 3.12+ with Django 6.1 (SQLite and PostgreSQL).
 test-django61: $(INSTALLED)
