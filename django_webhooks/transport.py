@@ -118,10 +118,6 @@ class Deadline:
     def finished(self) -> bool:
         return self._closed
 
-    @property
-    def finished(self) -> bool:
-        return self._closed
-
     def expire(self) -> None:
         # Shut down under the lock: the attempt cannot end, and hand a pooled connection to
         # another attempt, while its sockets are being shut down.
