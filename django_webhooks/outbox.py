@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Count, Max, Model, Q
 from django.utils import timezone
@@ -29,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from . import events, payloads, queue
 from .filters import compile_filter
-from .models import ApiKey, DeliveryAttempt, Event, Webhook
+from .models import ApiKey, DeliveryAttempt, Event, Webhook, new_event_id
 from .snapshots import order_snapshot
 
 logger = logging.getLogger("django_webhooks")
@@ -92,25 +93,51 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
     """Write events in the current transaction and wake the queue for when it commits.
 
     Outside a transaction (autocommit) the events and the wake-up share one of their own.
+    This is the order save's share of the work, so the row values are adapted here directly
+    rather than through model instances and each field's preparation.
     """
     if not new_events:
         return []
+    connection = connections[using]
+    ops = connection.ops
     now = timezone.now()
-    rows = [
+    events_ = [
         Event(
+            id=new_event_id(),
             type=new.type,
             created_at=now,
-            data=new.data,
             object_model=new.object_model,
             object_pk=new.object_pk,
             previous=new.previous,
+            data=new.data,
         )
         for new in new_events
     ]
+    created_at = ops.adapt_datetimefield_value(now)
+    params = []
+    for event in events_:
+        values = {
+            "id": event.id,
+            "type": event.type,
+            "created_at": created_at,
+            "object_model": event.object_model,
+            "object_pk": event.object_pk,
+            "previous": _json(ops, event.previous),
+            "data": _json(ops, event.data),
+            "dispatched_at": None,
+        }
+        params += [values[field.attname] for field in _insert_fields(Event)]
     with transaction.atomic(using=using, savepoint=False):
-        insert_rows(Event, rows, using)
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(Event, using, len(events_)), params)
         queue.wake_on_commit(using)
-    return rows
+    for event in events_:
+        event._state.adding, event._state.db = False, using
+    return events_
+
+
+def _json(ops, value: Any) -> Any:
+    return None if value is None else ops.adapt_json_value(value, DjangoJSONEncoder)
 
 
 def send_event(

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from django_webhooks.models import DeliveryAttempt, Event, Webhook
+from django_webhooks.models import DeliveryAttempt, Event, Webhook, new_event_id
 
 Status = DeliveryAttempt.Status
 
@@ -20,6 +20,7 @@ def make_event(
 ) -> Event:
     created_at = created_at or timezone.now()
     return Event.objects.create(
+        id=new_event_id(created_at),
         type=event_type,
         created_at=created_at,
         dispatched_at=created_at if dispatched else None,

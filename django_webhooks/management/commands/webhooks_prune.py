@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from django_webhooks.conf import webhook_settings
-from django_webhooks.models import DeliveryAttempt, Event
+from django_webhooks.models import DeliveryAttempt, Event, event_id_floor
 
 Status = DeliveryAttempt.Status
 FINISHED = [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED]
@@ -71,7 +71,7 @@ class Command(BaseCommand):
 
 def _orphans(cutoff):
     """Dispatched events older than ``cutoff`` that no attempt refers to any more."""
-    return Event.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False).exclude(
+    return Event.objects.filter(pk__lt=event_id_floor(cutoff), dispatched_at__isnull=False).exclude(
         Exists(DeliveryAttempt.objects.filter(event=OuterRef("pk")))
     )
 
