@@ -14,14 +14,13 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import Counter, OrderedDict
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -29,6 +28,7 @@ from . import outbox, payloads, policy, signals, signing
 from .conf import webhook_settings
 from .models import DeliveryAttempt, Event, Webhook
 from .policy import Verdict
+from .rows import update_rows
 from .transport import Result, get_transport
 
 logger = logging.getLogger("django_webhooks")
@@ -39,11 +39,15 @@ RUN_BUDGET_SECONDS = 20.0
 LEASE_MARGIN_SECONDS = 10.0
 #: An attempt whose worker was lost this many times is given up as failed.
 MAX_CLAIMS = 3
-#: How many due rows one claim looks at to fill its free slots fairly.
+#: At most how many due rows one claim looks at (and locks) to fill its free slots: a few
+#: per slot, so a webhook at its cap does not hide the others. Saturated webhooks are
+#: left out by the query itself.
 CLAIM_WINDOW = 200
 RESPONSE_EXCERPT_CHARS = 4000
 #: How often a busy run looks for new due work even if nothing in flight has finished.
 POLL_SECONDS = 0.25
+#: How long a run waits for more answers after one came, to record them together.
+LINGER_SECONDS = 0.003
 
 Status = DeliveryAttempt.Status
 
@@ -94,7 +98,7 @@ def claim(
             .exclude(webhook_id__in=saturated)
             .order_by("scheduled_for")
             .select_for_update(skip_locked=True)
-            .values_list("id", "webhook_id")[:CLAIM_WINDOW]
+            .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * limit, 16))]
         )
         picked: list[int] = []
         taken = Counter(in_flight_per_webhook)
@@ -119,10 +123,53 @@ def claim(
     attempts = list(
         DeliveryAttempt.objects.using(using)
         .filter(pk__in=picked)
-        .select_related("webhook__api_key", "event")
+        .select_related("webhook__api_key")
+        .only(*_CLAIMED_FIELDS)
         .order_by("scheduled_for")
     )
+    _attach_events(attempts, using)
     return attempts, more
+
+
+#: What sending and recording an attempt read: a claim loads only these.
+_CLAIMED_FIELDS = (
+    "event_id",
+    "event_type",
+    "number",
+    "object_override",
+    "scheduled_for",
+    "url",
+    "webhook__url",
+    "webhook__format",
+    "webhook__is_active",
+    "webhook__api_key__revoked",
+    "webhook__api_key__expiry_date",
+    "webhook__api_key__signing_secret",
+    "webhook__api_key__previous_signing_secret",
+    "webhook__api_key__previous_signing_secret_expires_at",
+)
+
+_events: OrderedDict[tuple[str, str], Event] = OrderedDict()
+EVENT_CACHE_SIZE = 2048
+
+
+def _attach_events(attempts: list[DeliveryAttempt], using: str) -> None:
+    """Give each attempt its event, reading each event once per process.
+
+    An event's type and data never change once it is dispatched, and an event goes to every
+    subscribed webhook and through every retry: re-reading (and re-parsing) it for each of
+    those attempts was a large share of a claim.
+    """
+    missing = {attempt.event_id for attempt in attempts} - {
+        event_id for cached_using, event_id in _events if cached_using == using
+    }
+    if missing:
+        for event in Event.objects.using(using).filter(pk__in=missing):
+            _events[(using, event.pk)] = event
+        while len(_events) > EVENT_CACHE_SIZE:
+            _events.popitem(last=False)
+    for attempt in attempts:
+        attempt.event = _events[(using, attempt.event_id)]
 
 
 def lease_duration() -> timedelta:
@@ -307,7 +354,7 @@ def record(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
                     )
                 )
     with transaction.atomic(using=using):
-        _write_outcomes(attempts, using)
+        update_rows(DeliveryAttempt, attempts, _OUTCOME_FIELDS, using)
         if retries:
             # Lock the webhooks so none is deleted between this check and the insert.
             still_active = set(
@@ -324,34 +371,6 @@ def record(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
         for webhook_id, (verdict, attempt, reason) in switched_off.items():
             _switch_off(webhook_id, verdict, attempt, reason, using)
     return verdicts
-
-
-def _write_outcomes(attempts: list[DeliveryAttempt], using: str) -> None:
-    """One prepared UPDATE per attempt, sent as one batch.
-
-    ``bulk_update`` builds, resolves and compiles a CASE WHEN expression per field and
-    attempt: the largest share of a delivery's CPU. This statement is built once per process
-    and ``executemany`` sends the rows (psycopg pipelines them).
-    """
-    connection = connections[using]
-    fields = [DeliveryAttempt._meta.get_field(name) for name in _OUTCOME_FIELDS]
-    rows = [
-        [field.get_db_prep_save(getattr(attempt, field.attname), connection) for field in fields]
-        + [attempt.pk]
-        for attempt in attempts
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(_outcome_sql(using), rows)
-
-
-@lru_cache(maxsize=8)
-def _outcome_sql(using: str) -> str:
-    quote = connections[using].ops.quote_name
-    meta = DeliveryAttempt._meta
-    assignments = ", ".join(
-        f"{quote(meta.get_field(name).column)} = %s" for name in _OUTCOME_FIELDS
-    )
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
 
 
 def _switch_off(
@@ -459,7 +478,10 @@ def run(
             if claimed_any:
                 continue
             break
-        done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        done, pending = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        if done and pending:
+            # Answers that come a moment later join this batch: one transaction records them.
+            done |= wait(pending, timeout=LINGER_SECONDS, return_when=ALL_COMPLETED)[0]
         finished = []
         for future in done:
             prepared = in_flight.pop(future)

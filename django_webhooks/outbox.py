@@ -24,13 +24,14 @@ from typing import Any
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Count, Max, Model, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import events, payloads, queue
 from .filters import compile_filter
 from .models import ApiKey, DeliveryAttempt, Event, Webhook, new_event_id
+from .rows import insert_fields, insert_rows, insert_sql
 from .snapshots import order_snapshot
 
 logger = logging.getLogger("django_webhooks")
@@ -126,10 +127,10 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
             "data": _json(ops, event.data),
             "dispatched_at": None,
         }
-        params += [values[field.attname] for field in _insert_fields(Event)]
+        params += [values[field.attname] for field in insert_fields(Event)]
     with transaction.atomic(using=using, savepoint=False):
         with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(Event, using, len(events_)), params)
+            cursor.execute(insert_sql(Event, using, len(events_)), params)
         queue.wake_on_commit(using)
     for event in events_:
         event._state.adding, event._state.db = False, using
@@ -220,52 +221,6 @@ def _fan_out(
                 decision = compile_filter(webhook.filter).decide(event.data)
                 if decision.deliver:
                     yield event, webhook, decision.object_override
-
-
-def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
-    """INSERT ``rows`` in as few statements as the database allows (no primary keys back).
-
-    Both an order save (its events) and a dispatch (an attempt per subscriber) go through
-    here, so it is lean: the SQL for a given number of rows is built once per process, and
-    one statement carries as many rows as the database's parameter limit allows (Django
-    5.2's ``bulk_create`` assumes SQLite's old limit of 999, a statement per ~50 attempts).
-    """
-    if not rows:
-        return
-    connection = connections[using]
-    fields = _insert_fields(model)
-    per_statement = len(rows)
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        connection.ensure_connection()
-        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        per_statement = max(limit // len(fields), 1)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params = [
-                field.get_db_prep_save(field.pre_save(row, True), connection)
-                for row in chunk
-                for field in fields
-            ]
-            cursor.execute(_insert_sql(model, using, len(chunk)), params)
-
-
-@lru_cache(maxsize=64)
-def _insert_fields(model: type[Model]) -> list:
-    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
-
-
-@lru_cache(maxsize=256)
-def _insert_sql(model: type[Model], using: str, count: int) -> str:
-    quote = connections[using].ops.quote_name
-    fields = _insert_fields(model)
-    columns = ", ".join(quote(field.column) for field in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
-        [row] * count
-    )
 
 
 def _build_missing_data(pending: list[Event], using: str) -> None:

