@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -23,10 +24,25 @@ DEFAULT_API_KEY_NAME = "Default"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_last_event_id = 0
+_event_id_lock = threading.Lock()
+
+
 def new_event_id(at: datetime | None = None) -> str:
-    """``evt_`` + a ULID: 48 bits of milliseconds then 80 random bits, sortable by time."""
+    """``evt_`` + a ULID: 48 bits of milliseconds then 80 random bits, sortable by time.
+
+    Ids made now are monotonic within the process (ULID's monotonic variant): events of one
+    millisecond sort in the order they happened.
+    """
+    global _last_event_id
     milliseconds = int((at.timestamp() if at else time.time()) * 1000)
-    return _event_id((milliseconds << 80) | int.from_bytes(os.urandom(10), "big"))
+    value = (milliseconds << 80) | int.from_bytes(os.urandom(10), "big")
+    if at is None:
+        with _event_id_lock:
+            if value <= _last_event_id:
+                value = _last_event_id + 1
+            _last_event_id = value
+    return _event_id(value)
 
 
 def event_id_floor(moment: datetime) -> str:
@@ -267,9 +283,10 @@ class Webhook(models.Model):
 class Event(models.Model):
     """The outbox row: written in the transaction that caused it, the source of truth.
 
-    Order events get their ``data`` built when the transaction commits (so rows created
-    later in that transaction, like order items, are in it); ``dispatched_at`` is set when
-    the attempts for its subscribers were created.
+    Order events get their ``data`` built by the worker, from ``object_state`` (the order's
+    own fields as its transaction committed them) and the order's related rows as committed
+    then (so items created later in that transaction are in it); ``dispatched_at`` is set
+    when the attempts for its subscribers were created.
     """
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
@@ -278,6 +295,9 @@ class Event(models.Model):
     object_model = models.CharField(max_length=100, blank=True)
     object_pk = models.CharField(max_length=100, blank=True)
     previous = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # The order's concrete fields (by attname, as strings where JSON has no type for them)
+    # at the last save of its transaction: a later change must not leak into this event.
+    object_state = models.JSONField(null=True, blank=True)
     data = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     dispatched_at = models.DateTimeField(null=True, blank=True)
 

@@ -3,11 +3,14 @@
 1. :func:`record` writes :class:`Event` rows inside the caller's transaction (order signals,
    ``send_event``) and wakes the queue: a rollback takes both away, a commit makes the event
    the truth. That is all the order save pays for, whatever the number of subscribers.
-2. A worker then calls :func:`dispatch_pending`: it builds each event's payload from the
-   committed state (so rows created later in the same transaction, like order items, are
-   in it), finds the subscribed active webhooks and writes one attempt per webhook in one
-   INSERT. An event stays undispatched until that transaction commits, so a crashed worker
-   or a lost wake-up only delays it.
+   An order event keeps the order's fields; a later save of the same order in the same
+   transaction brings its earlier events up to date (:func:`restate`), so each event holds
+   the order as its transaction committed it, whatever happens to the order afterwards.
+2. A worker then calls :func:`dispatch_pending`: it builds each event's payload from that
+   state and the order's committed related rows (so items created later in the same
+   transaction are in it), finds the subscribed active webhooks and writes one attempt per
+   webhook in one INSERT. An event stays undispatched until that transaction commits, so a
+   crashed worker or a lost wake-up only delays it.
 3. Test deliveries and redeliveries create their attempt directly (:func:`send_test`,
    :func:`redeliver`).
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -32,7 +35,7 @@ from . import events, payloads, queue
 from .filters import compile_filter
 from .models import ApiKey, DeliveryAttempt, Event, Webhook, new_event_id
 from .rows import insert_fields, insert_rows, insert_sql
-from .snapshots import order_snapshot
+from .snapshots import order_snapshot, rebuild
 
 logger = logging.getLogger("django_webhooks")
 
@@ -48,6 +51,7 @@ class NewEvent:
     object_model: str = ""
     object_pk: str = ""
     previous: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None  # snapshots.object_state() of the saved order
 
 
 def subscribed(event_types: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> set[str]:
@@ -110,10 +114,15 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
             object_model=new.object_model,
             object_pk=new.object_pk,
             previous=new.previous,
+            object_state=new.state,
             data=new.data,
         )
         for new in new_events
     ]
+    # Taken before record's own atomic block: only a caller's transaction can save again.
+    open_transaction = None
+    if any(event.object_state is not None for event in events_):
+        open_transaction = _open_transaction(connection, create=True)
     created_at = ops.adapt_datetimefield_value(now)
     params = []
     for event in events_:
@@ -124,6 +133,7 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
             "object_model": event.object_model,
             "object_pk": event.object_pk,
             "previous": _json(ops, event.previous),
+            "object_state": _json(ops, event.object_state),
             "data": _json(ops, event.data),
             "dispatched_at": None,
         }
@@ -134,7 +144,59 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
         queue.wake_on_commit(using)
     for event in events_:
         event._state.adding, event._state.db = False, using
+        if open_transaction is not None and event.object_state is not None:
+            key = (event.object_model, event.object_pk)
+            open_transaction.events.setdefault(key, []).append(event.id)
     return events_
+
+
+def restate(
+    object_model: str, object_pk: str, state: dict[str, Any] | None, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """An order saved again: its events of this same transaction take the newer state.
+
+    Costs nothing unless the order already has events in the open transaction (in memory).
+    """
+    open_transaction = _open_transaction(connections[using], create=False)
+    if open_transaction is None or state is None:
+        return
+    event_ids = open_transaction.events.get((object_model, object_pk))
+    if event_ids:
+        Event.objects.using(using).filter(id__in=event_ids).update(object_state=state)
+
+
+@dataclass
+class _OpenTransaction:
+    """The order events written so far in one transaction of one connection."""
+
+    # Registered with on_commit: it stays in the connection's list exactly as long as this
+    # transaction (or the savepoint it was made in) is alive, so a commit or a rollback
+    # retires this record without a hook of ours in either.
+    marker: Any
+    events: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+
+_OPEN_TRANSACTION = "_django_webhooks_open_transaction"
+
+
+def _open_transaction(connection, *, create: bool) -> _OpenTransaction | None:
+    if not connection.in_atomic_block:
+        return None  # autocommit: record() commits on its own; nothing can join it
+    current = getattr(connection, _OPEN_TRANSACTION, None)
+    if current is not None and any(
+        entry[1] is current.marker for entry in connection.run_on_commit
+    ):
+        return current
+    if not create:
+        return None
+    current = _OpenTransaction(marker=_transaction_marker())
+    transaction.on_commit(current.marker, using=connection.alias)
+    setattr(connection, _OPEN_TRANSACTION, current)
+    return current
+
+
+def _transaction_marker():
+    return lambda: None  # a new object each time: its identity is what counts
 
 
 def _json(ops, value: Any) -> Any:
@@ -224,32 +286,41 @@ def _fan_out(
 
 
 def _build_missing_data(pending: list[Event], using: str) -> None:
-    """Order events: ``data.object`` from the committed row (with its items).
+    """Order events: ``data.object`` from the order as its transaction committed it.
 
-    A serializer that fails for one order must not hold the others back: that event is
-    logged and left without data, so nothing is sent for it.
+    The order's fields come from the event's ``object_state``; an event without one (the
+    order had deferred fields when saved) reads the committed row instead. A serializer that
+    fails for one order must not hold the others back: that event is logged and left
+    without data, so nothing is sent for it.
     """
-    wanted: dict[str, set[str]] = {}
+    needs_row: dict[str, set[str]] = {}
     for event in pending:
-        if event.data is None and event.object_model:
-            wanted.setdefault(event.object_model, set()).add(event.object_pk)
-    snapshots: dict[tuple[str, str], dict[str, Any]] = {}
-    for label, pks in wanted.items():
-        model = apps.get_model(label)
-        for instance in model._base_manager.using(using).filter(pk__in=pks):
-            try:
-                snapshots[(label, str(instance.pk))] = order_snapshot(instance)
-            except Exception:
-                logger.exception(
-                    "Cannot serialize %s %s; its events are not sent.", label, instance.pk
-                )
+        if event.data is None and event.object_model and event.object_state is None:
+            needs_row.setdefault(event.object_model, set()).add(event.object_pk)
+    committed_rows: dict[tuple[str, str], Any] = {}
+    for label, pks in needs_row.items():
+        for instance in apps.get_model(label)._base_manager.using(using).filter(pk__in=pks):
+            committed_rows[(label, str(instance.pk))] = instance
     for event in pending:
         if event.data is not None or not event.object_model:
             continue
-        snapshot = snapshots.get((event.object_model, event.object_pk))
-        if snapshot is None:
+        if event.object_state is not None:
+            instance = rebuild(apps.get_model(event.object_model), event.object_state, using)
+        else:
+            instance = committed_rows.get((event.object_model, event.object_pk))
+        if instance is None:
             logger.info(
                 "%s %s: its %s is gone; nothing to send.", event.type, event.pk, event.object_model
+            )
+            continue
+        try:
+            snapshot = order_snapshot(instance)
+        except Exception:
+            logger.exception(
+                "Cannot serialize %s %s; event %s is not sent.",
+                event.object_model,
+                event.object_pk,
+                event.pk,
             )
             continue
         event.data = {"object": snapshot}

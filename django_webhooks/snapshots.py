@@ -1,4 +1,10 @@
-"""What ``data.object`` holds for a model instance: ORDER_SERIALIZER, or every concrete field."""
+"""What ``data.object`` holds for a model instance: ORDER_SERIALIZER, or every concrete field.
+
+An order event's object is the order as the event's transaction committed it, but the payload
+is built later, by a worker. So the order's own fields are kept with the event
+(:func:`object_state`) and the instance is rebuilt from them (:func:`rebuild`) before the
+serializer runs; its related rows (items, customer) are read then.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,40 @@ def concrete_fields_snapshot(instance: models.Model) -> dict[str, Any]:
     return {
         field.name: field.value_from_object(instance) for field in instance._meta.concrete_fields
     }
+
+
+_JSON_NATIVE = (str, int, float, bool)
+
+
+def object_state(instance: models.Model) -> dict[str, Any] | None:
+    """The instance's concrete fields by attname, JSON-safe and exactly restorable.
+
+    None when some field is deferred (not loaded, or refreshed from a database default):
+    the worker then reads the committed row instead.
+    """
+    values = instance.__dict__
+    state = {}
+    for field in instance._meta.concrete_fields:
+        if field.attname not in values:
+            return None
+        value = values[field.attname]
+        # value_to_string keeps what JSON would lose: microseconds, Decimal places, UUIDs.
+        state[field.attname] = (
+            value
+            if value is None or isinstance(value, _JSON_NATIVE)
+            else field.value_to_string(instance)
+        )
+    return state
+
+
+def rebuild(model: type[models.Model], state: dict[str, Any], using: str) -> models.Model:
+    """An instance of ``model`` as :func:`object_state` saw it, bound to database ``using``."""
+    fields = model._meta.concrete_fields
+    values = [
+        field.to_python(state[field.attname]) if field.attname in state else field.get_default()
+        for field in fields
+    ]
+    return model.from_db(using, [field.attname for field in fields], values)
 
 
 @lru_cache(maxsize=8)

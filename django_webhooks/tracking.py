@@ -2,9 +2,11 @@
 
 Like django-model-utils' FieldTracker, every order instance remembers the values it was
 loaded (or last saved) with; ``post_save`` compares, and when some active webhook listens,
-records the events in the save's transaction. ``pre_delete`` records ``order.deleted``
-while the order's items still exist. An order save thus costs no extra read; only one small
-query (who listens?) and, when someone does, one INSERT and the queue's wake-up.
+records the events in the save's transaction, each with the order's fields as saved (a
+later save in the same transaction updates them: the event shows the order as committed).
+``pre_delete`` records ``order.deleted`` while the order's items still exist. An order save
+thus costs no extra read; only one small query (who listens?) and, when someone does, one
+INSERT and the queue's wake-up.
 
 Not seen, as in every signal-based app: ``QuerySet.update()`` and raw SQL. An instance
 refreshed with ``refresh_from_db()`` compares against what it was loaded with.
@@ -19,7 +21,7 @@ from django.db import models
 from django.db.models.signals import post_init, post_save, pre_delete
 
 from . import events, outbox, payloads
-from .snapshots import model_label, order_model, order_snapshot
+from .snapshots import model_label, object_state, order_model, order_snapshot
 
 _LOADED = "_django_webhooks_loaded"
 _UIDS = {
@@ -76,6 +78,9 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
     _remember(sender, instance)
     if raw:
         return
+    label, pk = model_label(sender), str(instance.pk)
+    state = object_state(instance)
+    outbox.restate(label, pk, state, using)
     previous = None
     if created:
         types = [events.ORDER_CREATED]
@@ -93,9 +98,10 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
         [
             outbox.NewEvent(
                 type=event_type,
-                object_model=model_label(sender),
-                object_pk=str(instance.pk),
+                object_model=label,
+                object_pk=pk,
                 previous=previous,
+                state=state,
             )
             for event_type in types
             if event_type in subscribed

@@ -171,6 +171,109 @@ def test_deleted_order_carries_its_last_state_and_items(webhook):
     assert [item["sku"] for item in event.data["object"]["items"]] == ["A-1"]
 
 
+def test_each_event_shows_the_order_as_its_own_transaction_left_it(webhook):
+    """Two changes committed before any worker looked: neither event shows the other's state."""
+    order = Order.objects.create()
+    order.status = Order.Status.PAID
+    order.save()
+    order.status = Order.Status.COMPLETE
+    order.note = "delivered"
+    order.save()
+    changed = delivered("order.status_changed")
+    assert [
+        (e.data["previous"], e.data["object"]["status"], e.data["object"]["note"]) for e in changed
+    ] == [
+        ({"status": "pending"}, "paid", ""),
+        ({"status": "paid", "note": ""}, "complete", "delivered"),
+    ]
+
+
+def test_a_filter_on_the_new_status_sees_the_status_of_its_event(api_key, woken):
+    Webhook.objects.create(
+        api_key=api_key,
+        url="https://accounting.example.com/paid",
+        events=["order.status_changed"],
+        filter={"object": {"status": {"in": ["paid"]}}},
+    )
+    order = Order.objects.create()
+    order.status = Order.Status.PAID
+    order.save()
+    order.status = Order.Status.COMPLETE
+    order.save()  # committed before the paid event was dispatched
+    (event,) = delivered()
+    assert event.data["object"]["status"] == "paid"
+
+
+def test_created_event_shows_the_order_as_committed_by_later_saves_in_its_transaction(
+    api_key, woken
+):
+    Webhook.objects.create(
+        api_key=api_key, url="https://erp.example.com/", events=["order.created"]
+    )
+    with transaction.atomic():
+        order = Order.objects.create()
+        OrderItem.objects.create(order=order, sku="A-1", name="Anvil")
+        order.note = "gift wrap"
+        order.save()  # nobody listens to order.updated: still, order.created must show it
+    (event,) = delivered()
+    assert event.data["object"]["note"] == "gift wrap"
+    assert [item["sku"] for item in event.data["object"]["items"]] == ["A-1"]
+
+
+def test_a_later_transaction_does_not_restate_a_committed_event(api_key, woken):
+    Webhook.objects.create(
+        api_key=api_key, url="https://erp.example.com/", events=["order.created"]
+    )
+    order = Order.objects.create(note="first")
+    with transaction.atomic():
+        order.note = "second"
+        order.save()
+    (event,) = delivered()
+    assert event.data["object"]["note"] == "first"
+
+
+def test_rolled_back_savepoint_leaves_the_event_as_before_it(webhook):
+    with transaction.atomic():
+        order = Order.objects.create(note="kept")
+        try:
+            with transaction.atomic():
+                order.note = "undone"
+                order.save()
+                raise ValueError
+        except ValueError:
+            pass
+    assert [event.data["object"]["note"] for event in delivered()] == ["kept"]
+
+
+def test_an_order_deleted_before_dispatch_still_has_its_earlier_events_sent(webhook):
+    order = Order.objects.create(note="short-lived")
+    order_pk = order.pk
+    order.delete()
+    assert [(e.type, e.data["object"]["id"], e.data["object"]["note"]) for e in delivered()] == [
+        ("order.created", order_pk, "short-lived"),
+        ("order.deleted", order_pk, "short-lived"),
+    ]
+
+
+def test_a_save_with_deferred_fields_reads_the_committed_row(webhook):
+    Order.objects.create(note="hello")
+    Event.objects.all().delete()
+    partial = Order.objects.only("status").get()
+    partial.status = Order.Status.PAID
+    partial.save()
+    assert Event.objects.filter(object_state__isnull=False).count() == 0
+    (event,) = delivered("order.status_changed")
+    assert (event.data["object"]["status"], event.data["object"]["note"]) == ("paid", "hello")
+
+
+def test_the_kept_state_restores_every_field_exactly(webhook):
+    order = Order.objects.create(note="précis ✓")
+    (event,) = delivered("order.created")
+    order.refresh_from_db()
+    fresh = outbox.order_snapshot(order)
+    assert event.data["object"] == fresh  # microseconds, decimals, foreign keys included
+
+
 def test_unsubscribed_types_are_not_recorded(api_key, woken):
     Webhook.objects.create(api_key=api_key, url="https://a.example.com/", events=["order.deleted"])
     order = Order.objects.create()
