@@ -297,7 +297,9 @@ class Event(models.Model):
     previous = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     # The order's concrete fields (by attname, as strings where JSON has no type for them)
     # at the last save of its transaction: a later change must not leak into this event.
-    object_state = models.JSONField(null=True, blank=True)
+    # JSON in a text column: only the worker reads it back, and the order save is spared the
+    # database's JSON validation.
+    object_state = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001 - None: no state kept
     data = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     dispatched_at = models.DateTimeField(null=True, blank=True)
 

@@ -51,7 +51,7 @@ class NewEvent:
     object_model: str = ""
     object_pk: str = ""
     previous: dict[str, Any] | None = None
-    state: dict[str, Any] | None = None  # snapshots.object_state() of the saved order
+    state: str | None = None  # snapshots.object_state() of the saved order
 
 
 def subscribed(event_types: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> set[str]:
@@ -119,10 +119,6 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
         )
         for new in new_events
     ]
-    # Taken before record's own atomic block: only a caller's transaction can save again.
-    open_transaction = None
-    if any(event.object_state is not None for event in events_):
-        open_transaction = _open_transaction(connection, create=True)
     created_at = ops.adapt_datetimefield_value(now)
     params = []
     for event in events_:
@@ -133,7 +129,7 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
             "object_model": event.object_model,
             "object_pk": event.object_pk,
             "previous": _json(ops, event.previous),
-            "object_state": _json(ops, event.object_state),
+            "object_state": event.object_state,
             "data": _json(ops, event.data),
             "dispatched_at": None,
         }
@@ -141,17 +137,17 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
     with transaction.atomic(using=using, savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(insert_sql(Event, using, len(events_)), params)
-        queue.wake_on_commit(using)
+        open_transaction = _open_transaction(connection, create=True)
     for event in events_:
         event._state.adding, event._state.db = False, using
-        if open_transaction is not None and event.object_state is not None:
+        if event.object_state is not None:
             key = (event.object_model, event.object_pk)
             open_transaction.events.setdefault(key, []).append(event.id)
     return events_
 
 
 def restate(
-    object_model: str, object_pk: str, state: dict[str, Any] | None, using: str = DEFAULT_DB_ALIAS
+    object_model: str, object_pk: str, state: str | None, using: str = DEFAULT_DB_ALIAS
 ) -> None:
     """An order saved again: its events of this same transaction take the newer state.
 
@@ -169,10 +165,10 @@ def restate(
 class _OpenTransaction:
     """The order events written so far in one transaction of one connection."""
 
-    # Registered with on_commit: it stays in the connection's list exactly as long as this
-    # transaction (or the savepoint it was made in) is alive, so a commit or a rollback
-    # retires this record without a hook of ours in either.
-    marker: Any
+    # The transaction's wake-up, registered with on_commit: it stays in the connection's list
+    # exactly as long as this transaction (or the savepoint it was made in) is alive, so a
+    # commit or a rollback retires this record without a hook of ours in either.
+    wake_up: Any
     events: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
@@ -180,23 +176,19 @@ _OPEN_TRANSACTION = "_django_webhooks_open_transaction"
 
 
 def _open_transaction(connection, *, create: bool) -> _OpenTransaction | None:
+    """This connection's record of its open transaction; made (with its wake-up) on demand."""
     if not connection.in_atomic_block:
-        return None  # autocommit: record() commits on its own; nothing can join it
+        return None
     current = getattr(connection, _OPEN_TRANSACTION, None)
     if current is not None and any(
-        entry[1] is current.marker for entry in connection.run_on_commit
+        entry[1] is current.wake_up for entry in connection.run_on_commit
     ):
         return current
     if not create:
         return None
-    current = _OpenTransaction(marker=_transaction_marker())
-    transaction.on_commit(current.marker, using=connection.alias)
+    current = _OpenTransaction(wake_up=queue.wake_on_commit(connection.alias))
     setattr(connection, _OPEN_TRANSACTION, current)
     return current
-
-
-def _transaction_marker():
-    return lambda: None  # a new object each time: its identity is what counts
 
 
 def _json(ops, value: Any) -> Any:

@@ -21,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -60,14 +61,17 @@ def wake(using: str = DEFAULT_DB_ALIAS) -> bool:
     return True
 
 
-def wake_on_commit(using: str = DEFAULT_DB_ALIAS) -> None:
+def wake_on_commit(using: str = DEFAULT_DB_ALIAS) -> Callable[[], None]:
     """Wake the queue once the current transaction commits (and never if it rolls back).
 
     A burst of commits in one process wakes the queue once per
     :data:`WAKE_DEBOUNCE_SECONDS`: the run that wake-up starts dispatches whatever has
     committed by then, and the ticker wakes the queue for anything committed after it ended.
+    Returns the callback registered, a new object each time.
     """
-    transaction.on_commit(partial(_wake_unless_recent, using), using=using, robust=True)
+    callback = partial(_wake_unless_recent, using)
+    transaction.on_commit(callback, using=using, robust=True)
+    return callback
 
 
 def _wake_unless_recent(using: str) -> None:

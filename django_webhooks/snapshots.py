@@ -8,11 +8,13 @@ serializer runs; its related rows (items, customer) are read then.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.module_loading import import_string
 
@@ -43,11 +45,11 @@ def concrete_fields_snapshot(instance: models.Model) -> dict[str, Any]:
 _JSON_NATIVE = (str, int, float, bool)
 
 
-def object_state(instance: models.Model) -> dict[str, Any] | None:
-    """The instance's concrete fields by attname, JSON-safe and exactly restorable.
+def object_state(instance: models.Model) -> str | None:
+    """The instance's concrete fields by attname, as JSON that :func:`rebuild` restores exactly.
 
-    None when some field is deferred (not loaded, or refreshed from a database default):
-    the worker then reads the committed row instead.
+    None when some field is deferred (not loaded, or refreshed from a database default) or
+    holds what JSON cannot carry: the worker then reads the committed row instead.
     """
     values = instance.__dict__
     state = {}
@@ -61,17 +63,26 @@ def object_state(instance: models.Model) -> dict[str, Any] | None:
             if value is None or isinstance(value, _JSON_NATIVE)
             else field.value_to_string(instance)
         )
-    return state
+    try:
+        return json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
 
 
-def rebuild(model: type[models.Model], state: dict[str, Any], using: str) -> models.Model:
+def rebuild(model: type[models.Model], state: str, using: str) -> models.Model:
     """An instance of ``model`` as :func:`object_state` saw it, bound to database ``using``."""
+    values = json.loads(state)
     fields = model._meta.concrete_fields
-    values = [
-        field.to_python(state[field.attname]) if field.attname in state else field.get_default()
-        for field in fields
-    ]
-    return model.from_db(using, [field.attname for field in fields], values)
+    return model.from_db(
+        using,
+        [field.attname for field in fields],
+        [
+            field.to_python(values[field.attname])
+            if field.attname in values
+            else field.get_default()
+            for field in fields
+        ],
+    )
 
 
 @lru_cache(maxsize=8)

@@ -274,6 +274,16 @@ def test_the_kept_state_restores_every_field_exactly(webhook):
     assert event.data["object"] == fresh  # microseconds, decimals, foreign keys included
 
 
+def test_a_transaction_of_many_saves_wakes_the_queue_once(webhook):
+    with transaction.atomic():
+        for _ in range(3):
+            order = Order.objects.create()
+            order.status = Order.Status.PAID
+            order.save()
+        assert len(connection.run_on_commit) == 1
+    assert Event.objects.count() == 3 * 3
+
+
 def test_unsubscribed_types_are_not_recorded(api_key, woken):
     Webhook.objects.create(api_key=api_key, url="https://a.example.com/", events=["order.deleted"])
     order = Order.objects.create()
