@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from numbers import Real
 from typing import Any
@@ -19,7 +20,14 @@ _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+    """A finite real number (inf and nan would overflow the scheduler's date arithmetic)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Longer than anyone means (a year); larger values overflow datetime arithmetic.
+MAX_DELAY_SECONDS = 366 * 24 * 3600
+#: DeliveryAttempt.number is a PositiveSmallIntegerField.
+MAX_RETRIES = 1000
 
 
 def _is_status_code(value: Any) -> bool:
@@ -123,20 +131,24 @@ def _check_order_serializer(raw: dict) -> list:
 def _check_delays(raw: dict) -> list:
     errors = []
     timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    if not _is_number(timeout) or timeout <= 0:
+    if not _is_number(timeout) or not 0 < timeout <= 300:
         errors.append(
             Error(
-                f"WEBHOOKS['TIMEOUT'] = {timeout!r} must be a positive number of seconds.",
+                f"WEBHOOKS['TIMEOUT'] = {timeout!r} must be a number of seconds, above 0 and "
+                "at most 300.",
                 id=ID + "E005",
             )
         )
     delays = raw.get("RETRY_DELAYS", DEFAULTS["RETRY_DELAYS"])
-    if not isinstance(delays, list | tuple) or not all(
-        _is_number(delay) and delay >= 0 for delay in delays
+    if (
+        not isinstance(delays, list | tuple)
+        or len(delays) > MAX_RETRIES
+        or not all(_is_number(delay) and 0 <= delay <= MAX_DELAY_SECONDS for delay in delays)
     ):
         errors.append(
             Error(
-                f"WEBHOOKS['RETRY_DELAYS'] = {delays!r} must be a list of seconds (numbers >= 0).",
+                f"WEBHOOKS['RETRY_DELAYS'] = {delays!r} must be a list of at most "
+                f"{MAX_RETRIES} delays in seconds, each from 0 to {MAX_DELAY_SECONDS}.",
                 hint="The default is [60, 120, 180, 240, 300]: six attempts in all.",
                 id=ID + "E006",
             )
@@ -207,7 +219,7 @@ def _check_scalars(raw: dict) -> list:
                 )
             )
     rate = raw.get("API_THROTTLE_RATE", DEFAULTS["API_THROTTLE_RATE"])
-    if rate is not None and (not isinstance(rate, str) or not _RATE.match(rate)):
+    if rate is not None and (not isinstance(rate, str) or not _RATE.fullmatch(rate)):
         errors.append(
             Error(
                 f"WEBHOOKS['API_THROTTLE_RATE'] = {rate!r} is not a rate.",

@@ -137,6 +137,7 @@ _CLAIMED_FIELDS = (
     "event_type",
     "number",
     "object_override",
+    "trigger",
     "scheduled_for",
     "url",
     "webhook__url",
@@ -338,7 +339,8 @@ def record(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
         attempts.append(attempt)
         if verdict in (Verdict.DEACTIVATE, Verdict.UNSUBSCRIBE) and attempt.webhook_id:
             switched_off[attempt.webhook_id] = (verdict, attempt, attempt.error)
-        elif verdict is Verdict.FAILED:
+        elif verdict is Verdict.FAILED and attempt.trigger != DeliveryAttempt.Trigger.MANUAL:
+            # A redelivery someone asked for is one try: they see its outcome and decide.
             due = policy.next_attempt_due(attempt.number, item.finished_at)
             if due is not None and attempt.webhook_id:
                 retries.append(
@@ -465,12 +467,25 @@ def run(
                     using=using,
                 )
                 stats.cancelled += len(undeliverable)
+            unrenderable = []
             for attempt in attempts:
                 if attempt in undeliverable:
                     continue
-                prepared = prepare(attempt, now, bodies)
+                try:
+                    prepared = prepare(attempt, now, bodies)
+                except Exception:
+                    # Deterministic: retrying would fail the same way. One bad event must not
+                    # stop the run (and strand the others already in flight).
+                    logger.exception("Cannot render event %s; not sent.", attempt.event_id)
+                    unrenderable.append(attempt)
+                    continue
                 in_flight[pool.submit(send, prepared)] = prepared
                 per_webhook[attempt.webhook_id] += 1
+            if unrenderable:
+                cancel(
+                    unrenderable, "The payload could not be rendered (see the log).", using=using
+                )
+                stats.cancelled += len(unrenderable)
             if more_due and not asked_for_help and wake is not None:
                 wake(using=using)  # more is due than this run can take: let another worker join
                 asked_for_help = True

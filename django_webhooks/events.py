@@ -50,7 +50,7 @@ def register_event(type: str, label: str | Promise) -> EventType:  # noqa: A002 
     Registering the same type twice with the same label is harmless; a different label is
     almost always two apps colliding on one name, so it raises.
     """
-    if not isinstance(type, str) or not _EVENT_TYPE_PATTERN.match(type):
+    if not isinstance(type, str) or not _EVENT_TYPE_PATTERN.fullmatch(type):
         raise ValueError(
             f"Event type {type!r} must be dotted lower-case words, e.g. 'customer.deleted'."
         )

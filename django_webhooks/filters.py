@@ -119,7 +119,7 @@ def _conditions(section: Any, name: str, errors: list[str]) -> list[Predicate]:
     predicates = []
     for path, condition in section.items():
         where = f"{name}.{path}"
-        if not isinstance(path, str) or not _PATH.match(path):
+        if not isinstance(path, str) or not _PATH.fullmatch(path):
             errors.append(
                 _("%(where)s: “%(path)s” is not a path; use dotted names like customer.email.")
                 % {"where": name, "path": path}

@@ -69,7 +69,11 @@ def validate_destination_url(value: str) -> None:
         raise ValidationError(
             _("Use at most %(max)d characters."), code="max_length", params={"max": URL_MAX_LENGTH}
         )
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValidationError(_("Enter a valid URL."), code="invalid") from None
     if parts.scheme not in ("http", "https"):
         raise ValidationError(_("Use an http:// or https:// URL."), code="scheme")
     if parts.username is not None or parts.password is not None:

@@ -19,9 +19,11 @@ CONTENT_TYPES = {
     XML: "application/xml; charset=utf-8",
 }
 
-# XML 1.0 cannot carry these code points at all, not even escaped.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# XML 1.0 cannot carry these code points at all, not even escaped; nor can UTF-8 carry a
+# lone surrogate (which Python strings, and so JSON from a careless source, may hold).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def envelope(event_id: str, event_type: str, created_at: datetime, data: Any) -> dict[str, Any]:
@@ -34,31 +36,43 @@ def timestamp(moment: datetime) -> str:
 
 
 def to_json_compatible(value: Any) -> Any:
-    """What ``value`` looks like after a JSON round trip (Decimal, date, UUID → strings)."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    """What ``value`` looks like after a JSON round trip (Decimal, date, UUID → strings).
+
+    Raises TypeError for what JSON cannot carry, NaN and infinities included.
+    """
+    try:
+        encoded = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+    except ValueError as error:  # nan, inf: no JSON number
+        raise TypeError(str(error)) from error
+    return json.loads(encoded)
 
 
 def render(document: Mapping[str, Any], fmt: str) -> bytes:
     if fmt == XML:
         return render_xml(document)
-    return json.dumps(
-        document, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    text = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def render_xml(document: Mapping[str, Any], root: str = "event") -> bytes:
     element = ElementTree.Element(root)
     _fill(element, document)
-    return ElementTree.tostring(element, encoding="utf-8", xml_declaration=True)
+    # ElementTree leaves a carriage return in text as is, and every parser reads it back as
+    # a line feed; as a character reference it survives.
+    return ElementTree.tostring(element, encoding="utf-8", xml_declaration=True).replace(
+        b"\r", b"&#13;"
+    )
 
 
 def _fill(element: ElementTree.Element, value: Any) -> None:
     if value is None:
         element.set("nil", "true")
     elif isinstance(value, Mapping):
+        if not value:
+            element.set("type", "object")  # else {} and "" would both be <key />
         for key, child_value in value.items():
             key = str(key)
-            if _XML_NAME.match(key) and not key.lower().startswith("xml"):
+            if _XML_NAME.fullmatch(key) and not key.lower().startswith("xml"):
                 child = ElementTree.SubElement(element, key)
             else:
                 child = ElementTree.SubElement(element, "entry", key=_clean(key))

@@ -10,6 +10,9 @@ anything else (other status, timeout, error, redirect)    FAILED: retry RETRY_DE
                                                           after this attempt ended, until
                                                           MAX_ATTEMPTS (len + 1) are spent
 =====================================================  ===============
+
+The phrase is looked for in what is read of the answer: its first 64 KiB (transport).
+A redelivery asked for by hand (admin, API, ``webhooks_recover``) is one try, not retried.
 """
 
 from __future__ import annotations

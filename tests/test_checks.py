@@ -65,12 +65,15 @@ def test_order_serializer_accepts_serializers_and_callables(spec):
     assert run_settings_checks(ORDER_SERIALIZER=spec) == []
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "5", True, None])
+@pytest.mark.parametrize("timeout", [0, -1, "5", True, None, float("inf"), float("nan"), 301])
 def test_timeout_must_be_positive(timeout):
     assert run_settings_checks(TIMEOUT=timeout) == ["django_webhooks.E005"]
 
 
-@pytest.mark.parametrize("delays", [[60, -1], ["60"], 60, [True], None])
+@pytest.mark.parametrize(
+    "delays",
+    [[60, -1], ["60"], 60, [True], None, [float("inf")], [float("nan")], [1e12], [1] * 1001],
+)
 def test_retry_delays_must_be_non_negative_numbers(delays):
     assert run_settings_checks(RETRY_DELAYS=delays) == ["django_webhooks.E006"]
 

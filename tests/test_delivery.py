@@ -328,7 +328,48 @@ def test_send_event_validates_and_writes_nothing_on_bad_input(api_key, woken):
         outbox.send_event("customer.deleted", ["a"])
     with pytest.raises(TypeError, match="JSON"):
         outbox.send_event("customer.deleted", {"a": object()})
+    with pytest.raises(TypeError, match="JSON"):
+        outbox.send_event("customer.deleted", {"weight": float("nan")})
     assert Event.objects.count() == 0
+
+
+def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
+    webhook, http, monkeypatch
+):
+    http.post(URL, status=200)
+    good, bad = Order.objects.create(), Order.objects.create()
+    outbox.dispatch_pending()
+    bad_event = DeliveryAttempt.objects.get(event__data__object__id=bad.pk).event_id
+    render = delivery.render_body
+
+    def render_or_fail(event, *args):
+        if event.pk == bad_event:
+            raise ValueError("a serializer bug")
+        return render(event, *args)
+
+    monkeypatch.setattr(delivery, "render_body", render_or_fail)
+    stats = delivery.run()
+    assert (stats.sent, stats.cancelled) == (1, 1)
+    assert [json.loads(call.request.body)["data"]["object"]["id"] for call in http.calls] == [
+        good.pk
+    ]
+    outcomes = dict(DeliveryAttempt.objects.values_list("event_id", "status"))
+    assert outcomes[bad_event] == Status.CANCELLED
+    assert set(outcomes.values()) == {Status.CANCELLED, Status.SUCCEEDED}
+
+
+def test_a_failed_redelivery_is_not_retried(webhook, http, clock):
+    http.post(URL, status=200)
+    Order.objects.create()
+    delivery.run()
+    http.replace(responses.POST, URL, status=500)
+    redelivery = outbox.redeliver(DeliveryAttempt.objects.get())
+    assert delivery.run().sent == 1
+    redelivery.refresh_from_db()
+    assert redelivery.status == Status.FAILED
+    clock.advance(3600)
+    assert delivery.run().sent == 0
+    assert DeliveryAttempt.objects.count() == 2
 
 
 def test_the_example_store_sends_customer_deleted(api_key, woken):

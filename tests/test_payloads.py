@@ -88,6 +88,33 @@ def test_characters_xml_cannot_carry_are_replaced_not_fatal():
     assert ElementTree.fromstring(body).findtext("note") == "bell\ufffd and nul\ufffd"
 
 
+def test_lone_surrogates_become_replacement_characters_in_both_formats():
+    data = {"name": "bad \ud800 half"}
+    assert json.loads(payloads.render(data, payloads.JSON)) == {"name": "bad \ufffd half"}
+    root = ElementTree.fromstring(payloads.render(data, payloads.XML))
+    assert root.findtext("name") == "bad \ufffd half"
+
+
+def test_nan_and_infinity_are_not_json():
+    for number in (float("nan"), float("inf")):
+        with pytest.raises(TypeError):
+            payloads.to_json_compatible({"weight": number})
+
+
+def test_xml_keeps_carriage_returns_and_tells_empty_objects_from_empty_text():
+    root = ElementTree.fromstring(
+        payloads.render_xml({"note": "line 1\r\nline 2", "empty": {}, "blank": ""})
+    )
+    assert root.findtext("note") == "line 1\r\nline 2"
+    assert (root.find("empty").get("type"), root.find("blank").get("type")) == ("object", None)
+
+
+def test_a_key_with_a_trailing_newline_does_not_pass_for_a_name():
+    root = ElementTree.fromstring(payloads.render_xml({"status\n": "forged", "status": "paid"}))
+    assert root.findtext("status") == "paid"
+    assert root.find("entry").get("key") == "status\n"
+
+
 def test_nested_lists_and_numbers():
     root = ElementTree.fromstring(payloads.render_xml({"grid": [[1, 2], [3.5]]}))
     rows = root.findall("grid/item")

@@ -15,7 +15,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 def parse_since(value: str, *, now: datetime | None = None) -> datetime:
     value = value.strip()
-    ago = _AGO.match(value)
+    ago = _AGO.fullmatch(value)
     if ago:
         amount, unit = ago.groups()
         return (now or timezone.now()) - timedelta(**{_UNITS[unit]: int(amount)})
