@@ -381,6 +381,11 @@ def _switch_off(
     webhook = Webhook.objects.using(using).filter(pk=webhook_id).first()
     if webhook is None:
         return
+    if webhook.url != attempt.url:
+        # Its owner pointed it elsewhere while this went to the old address: that address's
+        # answer says nothing about the new one.
+        logger.info("Webhook %s moved to a new URL; the old one's answer is ignored.", webhook_id)
+        return
     webhook.deactivate(reason)
     if verdict is Verdict.UNSUBSCRIBE:
         webhook_pk = webhook.pk

@@ -358,6 +358,23 @@ def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
     assert set(outcomes.values()) == {Status.CANCELLED, Status.SUCCEEDED}
 
 
+def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(webhook, http, monkeypatch):
+    http.post(URL, status=410)
+    record = delivery.record
+
+    def move_then_record(sent, **kwargs):
+        Webhook.objects.filter(pk=webhook.pk).update(url="https://erp.example.com/v2/hooks")
+        return record(sent, **kwargs)
+
+    monkeypatch.setattr(delivery, "record", move_then_record)
+    Order.objects.create()
+    delivery.run()
+    webhook.refresh_from_db()
+    assert webhook.is_active
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.status, attempt.response_status, attempt.url) == (Status.FAILED, 410, URL)
+
+
 def test_a_failed_redelivery_is_not_retried(webhook, http, clock):
     http.post(URL, status=200)
     Order.objects.create()
