@@ -146,19 +146,22 @@ def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> lis
     return events_
 
 
-def restate(
-    object_model: str, object_pk: str, state: str | None, using: str = DEFAULT_DB_ALIAS
-) -> None:
-    """An order saved again: its events of this same transaction take the newer state.
-
-    Costs nothing unless the order already has events in the open transaction (in memory).
-    """
+def events_in_open_transaction(
+    object_model: str, object_pk: str, using: str = DEFAULT_DB_ALIAS
+) -> list[str]:
+    """The ids of the events recorded for this object in the open transaction (in memory)."""
     open_transaction = _open_transaction(connections[using], create=False)
-    if open_transaction is None or state is None:
-        return
-    event_ids = open_transaction.events.get((object_model, object_pk))
-    if event_ids:
-        Event.objects.using(using).filter(id__in=event_ids).update(object_state=state)
+    if open_transaction is None:
+        return []
+    return open_transaction.events.get((object_model, object_pk), [])
+
+
+def restate(event_ids: Sequence[str], state: str | None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """An order saved again in the same transaction: its earlier events take the newer state.
+
+    None (the new save had deferred fields) leaves them to read the committed row.
+    """
+    Event.objects.using(using).filter(id__in=list(event_ids)).update(object_state=state)
 
 
 @dataclass

@@ -79,8 +79,10 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
     if raw:
         return
     label, pk = model_label(sender), str(instance.pk)
-    state = object_state(instance)
-    outbox.restate(label, pk, state, using)
+    earlier = outbox.events_in_open_transaction(label, pk, using)
+    state = object_state(instance) if earlier else None
+    if earlier:
+        outbox.restate(earlier, state, using)
     previous = None
     if created:
         types = [events.ORDER_CREATED]
@@ -94,17 +96,17 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
             if field_name in previous
         ]
     subscribed = outbox.subscribed(types, using)
+    wanted = [event_type for event_type in types if event_type in subscribed]
+    if not wanted:
+        return
+    if not earlier:
+        state = object_state(instance)
     outbox.record(
         [
             outbox.NewEvent(
-                type=event_type,
-                object_model=label,
-                object_pk=pk,
-                previous=previous,
-                state=state,
+                type=event_type, object_model=label, object_pk=pk, previous=previous, state=state
             )
-            for event_type in types
-            if event_type in subscribed
+            for event_type in wanted
         ],
         using=using,
     )

@@ -266,6 +266,21 @@ def test_a_save_with_deferred_fields_reads_the_committed_row(webhook):
     assert (event.data["object"]["status"], event.data["object"]["note"]) == ("paid", "hello")
 
 
+def test_a_deferred_save_later_in_the_transaction_leaves_the_event_to_the_committed_row(
+    api_key, woken
+):
+    Webhook.objects.create(
+        api_key=api_key, url="https://erp.example.com/", events=["order.created"]
+    )
+    with transaction.atomic():
+        order = Order.objects.create(note="hello")
+        partial = Order.objects.only("status").get(pk=order.pk)
+        partial.status = Order.Status.PAID
+        partial.save()
+    (event,) = delivered()
+    assert (event.data["object"]["status"], event.data["object"]["note"]) == ("paid", "hello")
+
+
 def test_the_kept_state_restores_every_field_exactly(webhook):
     order = Order.objects.create(note="précis ✓")
     (event,) = delivered("order.created")
