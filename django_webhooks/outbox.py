@@ -94,56 +94,52 @@ def _subscription_sql(alias: str, count: int) -> str:
     return "SELECT " + ", ".join([exists] * count)
 
 
-def record(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> list[Event]:
+def record(
+    new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS
+) -> list[tuple[str, datetime]]:
     """Write events in the current transaction and wake the queue for when it commits.
 
-    Outside a transaction (autocommit) the events and the wake-up share one of their own.
-    This is the order save's share of the work, so the row values are adapted here directly
-    rather than through model instances and each field's preparation.
+    Returns each event's id and creation time. Outside a transaction (autocommit) the events
+    and the wake-up share one of their own. This is the order save's share of the work, so
+    the row values are adapted here directly, without model instances.
     """
     if not new_events:
         return []
     connection = connections[using]
     ops = connection.ops
     now = timezone.now()
-    events_ = [
-        Event(
-            id=new_event_id(),
-            type=new.type,
-            created_at=now,
-            object_model=new.object_model,
-            object_pk=new.object_pk,
-            previous=new.previous,
-            object_state=new.state,
-            data=new.data,
-        )
-        for new in new_events
-    ]
     created_at = ops.adapt_datetimefield_value(now)
-    params = []
-    for event in events_:
+    encoded: dict[int, Any] = {}  # the events of one save share their ``previous``
+
+    def json_value(value: Any) -> Any:
+        if id(value) not in encoded:
+            encoded[id(value)] = _json(ops, value)
+        return encoded[id(value)]
+
+    ids, params = [], []
+    for new in new_events:
+        ids.append(new_event_id())
         values = {
-            "id": event.id,
-            "type": event.type,
+            "id": ids[-1],
+            "type": new.type,
             "created_at": created_at,
-            "object_model": event.object_model,
-            "object_pk": event.object_pk,
-            "previous": _json(ops, event.previous),
-            "object_state": event.object_state,
-            "data": _json(ops, event.data),
+            "object_model": new.object_model,
+            "object_pk": new.object_pk,
+            "previous": json_value(new.previous),
+            "object_state": new.state,
+            "data": json_value(new.data),
             "dispatched_at": None,
         }
         params += [values[field.attname] for field in insert_fields(Event)]
     with transaction.atomic(using=using, savepoint=False):
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql(Event, using, len(events_)), params)
+            cursor.execute(insert_sql(Event, using, len(ids)), params)
         open_transaction = _open_transaction(connection, create=True)
-    for event in events_:
-        event._state.adding, event._state.db = False, using
-        if event.object_state is not None:
-            key = (event.object_model, event.object_pk)
-            open_transaction.events.setdefault(key, []).append(event.id)
-    return events_
+    for event_id, new in zip(ids, new_events, strict=True):
+        if new.state is not None:
+            key = (new.object_model, new.object_pk)
+            open_transaction.events.setdefault(key, []).append(event_id)
+    return [(event_id, now) for event_id in ids]
 
 
 def events_in_open_transaction(
@@ -218,7 +214,10 @@ def send_event(
         raise TypeError(f"Event data is not JSON serializable: {error}") from error
     if not subscribed([type], using):
         return None
-    return record([NewEvent(type=type, data=json_data)], using=using)[0]
+    ((event_id, created_at),) = record([NewEvent(type=type, data=json_data)], using=using)
+    event = Event(id=event_id, type=type, created_at=created_at, data=json_data)
+    event._state.adding, event._state.db = False, using
+    return event
 
 
 def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
