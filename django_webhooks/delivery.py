@@ -37,7 +37,8 @@ logger = logging.getLogger("django_webhooks")
 RUN_BUDGET_SECONDS = 20.0
 #: A claimed attempt not finished within TIMEOUT + this is presumed lost with its worker.
 LEASE_MARGIN_SECONDS = 10.0
-#: An attempt whose worker was lost this many times is given up as failed.
+#: An attempt whose worker was lost this many times is given up as failed (the next one of
+#: the schedule still goes: a payload that kills workers costs at most this many per attempt).
 MAX_CLAIMS = 3
 #: At most how many due rows one claim looks at (and locks) to fill its free slots: a few
 #: per slot, so a webhook at its cap does not hide the others. Saturated webhooks are
@@ -195,18 +196,51 @@ def release_lost_claims(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None =
     if dead:
         lost |= Q(claimed_by__in=dead)
     expired = sending.filter(lost)
-    given_up = expired.filter(claims__gte=MAX_CLAIMS).update(
-        status=Status.FAILED,
-        finished_at=now,
-        lease_expires_at=None,
-        error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
-    )
+    given_up = 0
+    for attempt in expired.filter(claims__gte=MAX_CLAIMS).only(*_RETRY_FIELDS):
+        given_up += _give_up(attempt, now, using)
     released = expired.update(
         status=Status.SCHEDULED, lease_expires_at=None, scheduled_for=now, claimed_by=""
     )
     if given_up or released:
         logger.warning("Recovered %d lost attempts, gave up on %d.", released, given_up)
     return released + given_up
+
+
+_COPIED_TO_RETRY = ("webhook_id", "event_id", "url", "event_type", "object_override")
+_RETRY_FIELDS = (*_COPIED_TO_RETRY, "number", "trigger")
+
+
+def _give_up(attempt: DeliveryAttempt, now: datetime, using: str) -> int:
+    """Fail an attempt lost MAX_CLAIMS times and schedule the next, as for any failure."""
+    with transaction.atomic(using=using):
+        failed = (
+            DeliveryAttempt.objects.using(using)
+            .filter(pk=attempt.pk, status=Status.SENDING)  # another sweeper may be first
+            .update(
+                status=Status.FAILED,
+                finished_at=now,
+                lease_expires_at=None,
+                error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
+            )
+        )
+        if failed and attempt.trigger != DeliveryAttempt.Trigger.MANUAL:
+            due = policy.next_attempt_due(attempt.number, now)
+            active = (
+                Webhook.objects.using(using)
+                .select_for_update()
+                .filter(pk=attempt.webhook_id, is_active=True)
+                .exists()
+            )
+            if due is not None and active:
+                DeliveryAttempt.objects.using(using).create(
+                    **{name: getattr(attempt, name) for name in _COPIED_TO_RETRY},
+                    number=attempt.number + 1,
+                    trigger=DeliveryAttempt.Trigger.RETRY,
+                    scheduled_for=due,
+                    created_at=now,
+                )
+    return failed
 
 
 def _dead_local_claimants(sending) -> list[str]:

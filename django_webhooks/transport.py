@@ -432,6 +432,7 @@ class Transport:
         result = Result()
         response = None
         ended = False
+        answer = bytearray()  # kept when the read fails: an excerpt (and the phrase) still count
         with Deadline(timeout, allow_private=allow_private) as deadline:
             try:
                 response = self._send(url, body, headers, timeout, deadline)
@@ -439,10 +440,11 @@ class Transport:
                 result.location = response.headers.get("Location", "")
                 # Past the cap we stop reading on purpose: the answer is judged on its status
                 # and first MAX_ANSWER_BYTES.
-                result.body, ended = _read_answer(response.raw)
+                ended = _read_answer(response.raw, answer)
                 result.complete = not deadline.expired
             except Exception as error:  # noqa: BLE001 - every failure is an outcome to record
                 result.error = _describe(error, deadline, timeout, _host(url))
+        result.body = bytes(answer[:MAX_ANSWER_BYTES])
         # The deadline is over: its watchdog no longer touches these sockets.
         if response is not None:
             if result.complete and ended and not deadline.expired:
@@ -503,16 +505,15 @@ class Transport:
         return request
 
 
-def _read_answer(raw: Any) -> tuple[bytes, bool]:
-    """At most MAX_ANSWER_BYTES of body, and whether the answer ended within them."""
-    answer = bytearray()
+def _read_answer(raw: Any, answer: bytearray) -> bool:
+    """Read at most MAX_ANSWER_BYTES (+1) of body into ``answer``; did the answer end in them?"""
     while len(answer) <= MAX_ANSWER_BYTES:
         # A read after the last byte is what detects a body cut short of its Content-Length.
         chunk = raw.read(MAX_ANSWER_BYTES + 1 - len(answer), decode_content=False)
         if not chunk:
-            return bytes(answer), True
+            return True
         answer += chunk
-    return bytes(answer[:MAX_ANSWER_BYTES]), False
+    return False
 
 
 # --- describing failures ---------------------------------------------------------------------

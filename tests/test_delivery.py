@@ -204,7 +204,9 @@ def test_claims_respect_concurrency_and_the_per_webhook_cap(api_key, woken, sett
     assert len(limited) == 1
 
 
-def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three(webhook, clock):
+def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_retried(
+    webhook, clock
+):
     Order.objects.create()
     outbox.dispatch_pending()
     (attempt,), _ = delivery.claim(5, Counter())
@@ -220,6 +222,16 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three(webhoo
     assert attempt.claims == 3
     assert attempt.status == Status.FAILED
     assert "lost 3 times" in attempt.error
+    # The schedule goes on: attempt 2, as after any failure, 60 s after this one ended.
+    retry = DeliveryAttempt.objects.get(number=2)
+    assert (retry.status, retry.trigger, retry.event_id) == (
+        Status.SCHEDULED,
+        DeliveryAttempt.Trigger.RETRY,
+        attempt.event_id,
+    )
+    assert retry.scheduled_for == attempt.finished_at + timedelta(seconds=60)
+    assert delivery.release_lost_claims() == 0
+    assert DeliveryAttempt.objects.count() == 2
 
 
 def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):

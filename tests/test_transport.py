@@ -122,6 +122,17 @@ def test_deadline_against_a_drip_fed_body(transport, receiver):
     assert result.status == 200
 
 
+def test_what_arrived_before_the_deadline_is_kept_and_judged(transport, receiver):
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nPlease unsubscribe me. "
+    url = receiver.script("/drip-then-stop", [Drip(interval=0.2, answer=b"x" * 100, head=head)])
+    result, elapsed = post(transport, url)
+    assert TIMEOUT - 0.05 <= elapsed <= TIMEOUT + MARGIN
+    assert (result.status, result.complete) == (200, False)
+    assert result.error == f"No complete answer within {TIMEOUT:g} s."
+    assert result.body.startswith(b"Please unsubscribe me. x")
+    assert judge(Answer(result.status, result.body, result.complete)) is Verdict.UNSUBSCRIBE
+
+
 def test_deadline_against_a_drip_fed_close_delimited_body(transport, receiver):
     head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
     url = receiver.script("/drip-eof", [Drip(interval=0.2, answer=b"x" * 100, head=head)])
