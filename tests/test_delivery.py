@@ -245,6 +245,23 @@ def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):
     assert DeliveryAttempt.objects.get().status == Status.SCHEDULED
 
 
+def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
+    """Meta.ordering (-created_at) would make SQLite walk a whole index: P6 caught it once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Order.objects.create()
+    outbox.dispatch_pending()
+    delivery.claim(5, Counter())
+    DeliveryAttempt.objects.update(claims=delivery.MAX_CLAIMS)
+    clock.advance(delivery.lease_duration().total_seconds() + 1)
+    with CaptureQueriesContext(connection) as captured:
+        assert delivery.release_lost_claims() == 1
+    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert selects
+    assert not [sql for sql in selects if "ORDER BY" in sql]
+
+
 def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
     Order.objects.create()
     outbox.dispatch_pending()
