@@ -9,7 +9,7 @@ serializer runs; its related rows (items, customer) are read then.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -43,15 +43,25 @@ def concrete_fields_snapshot(instance: models.Model) -> dict[str, Any]:
 
 
 _JSON_NATIVE = (str, int, float, bool)
+_NOTHING: Mapping[str, Any] = {}
 
 
-def object_state(instance: models.Model) -> str | None:
+class _Holding:
+    """What Field.value_to_string reads a value from: an object with that one attribute."""
+
+    def __init__(self, attname: str, value: Any) -> None:
+        setattr(self, attname, value)
+
+
+def object_state(instance: models.Model, unsaved: Mapping[str, Any] = _NOTHING) -> str | None:
     """The instance's concrete fields by attname, as JSON that :func:`rebuild` restores exactly.
 
-    None when some field is deferred (not loaded, or refreshed from a database default) or
-    holds what JSON cannot carry: the worker then reads the committed row instead.
+    ``unsaved`` gives, by attname, what the database holds for fields a ``save(update_fields=…)``
+    left out (the instance may hold other values for them). None when some field is deferred
+    (not loaded, or refreshed from a database default) or holds what JSON cannot carry: the
+    worker then reads the committed row instead.
     """
-    values = instance.__dict__
+    values = {**instance.__dict__, **unsaved} if unsaved else instance.__dict__
     state = {}
     for field in instance._meta.concrete_fields:
         if field.attname not in values:
@@ -61,7 +71,7 @@ def object_state(instance: models.Model) -> str | None:
         state[field.attname] = (
             value
             if value is None or isinstance(value, _JSON_NATIVE)
-            else field.value_to_string(instance)
+            else field.value_to_string(_Holding(field.attname, value))
         )
     try:
         return json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":"), allow_nan=False)

@@ -73,14 +73,26 @@ def _remember(sender, instance: models.Model, **kwargs) -> None:
     }
 
 
+def _saved(field: models.Field, update_fields: Any) -> bool:
+    # save(update_fields=...) takes field names and attnames ("customer" or "customer_id").
+    return update_fields is None or field.name in update_fields or field.attname in update_fields
+
+
 def _after_save(sender, instance, created, raw=False, using=None, update_fields=None, **kwargs):
     loaded = instance.__dict__.get(_LOADED, {})
+    # What the database holds now: the saved fields' new values, the others' as they were.
+    unsaved = {
+        field.attname: loaded[field.attname]
+        for field in _tracked_fields(sender)
+        if not _saved(field, update_fields) and field.attname in loaded
+    }
     _remember(sender, instance)
+    instance.__dict__[_LOADED].update(unsaved)
     if raw:
         return
     label, pk = model_label(sender), str(instance.pk)
     earlier = outbox.events_in_open_transaction(label, pk, using)
-    state = object_state(instance) if earlier else None
+    state = object_state(instance, unsaved) if earlier else None
     if earlier:
         outbox.restate(earlier, state, using)
     previous = None
@@ -100,7 +112,7 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
     if not wanted:
         return
     if not earlier:
-        state = object_state(instance)
+        state = object_state(instance, unsaved)
     outbox.record(
         [
             outbox.NewEvent(
@@ -123,7 +135,7 @@ def _changes(
     for field in _tracked_fields(model):
         if field.attname not in loaded:
             continue
-        if update_fields is not None and field.name not in update_fields:
+        if not _saved(field, update_fields):
             continue
         old = loaded[field.attname]
         if _normalised(field, old) != _normalised(field, getattr(instance, field.attname)):

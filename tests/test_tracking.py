@@ -281,6 +281,32 @@ def test_a_deferred_save_later_in_the_transaction_leaves_the_event_to_the_commit
     assert (event.data["object"]["status"], event.data["object"]["note"]) == ("paid", "hello")
 
 
+def test_a_save_of_some_fields_shows_the_others_as_stored_not_as_in_memory(webhook):
+    order = Order.objects.create(note="as stored")
+    order.note = "an unsaved draft"
+    order.status = Order.Status.PAID
+    order.save(update_fields=["status"])
+    (event,) = delivered("order.status_changed")
+    assert (event.data["object"]["status"], event.data["object"]["note"]) == ("paid", "as stored")
+    assert event.data["previous"] == {"status": "pending"}
+    order.save()  # now the note is saved: a change against what is stored
+    (updated,) = [
+        e for e in delivered("order.updated") if e.data["previous"] == {"note": "as stored"}
+    ]
+    assert updated.data["object"]["note"] == "an unsaved draft"
+
+
+def test_update_fields_may_name_a_foreign_key_by_its_attname(webhook):
+    from example_project.shop.models import Customer
+
+    order = Order.objects.create()
+    order.customer = Customer.objects.create(name="Ada")
+    order.save(update_fields=["customer_id"])
+    (event,) = delivered("order.updated")
+    assert event.data["previous"] == {"customer": None}
+    assert event.data["object"]["customer"]["name"] == "Ada"
+
+
 def test_the_kept_state_restores_every_field_exactly(webhook):
     order = Order.objects.create(note="précis ✓")
     (event,) = delivered("order.created")
