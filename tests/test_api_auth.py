@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient, APIRequestFactory
 
 from django_webhooks.api.authentication import ApiKeyAuthentication
+from django_webhooks.api.throttling import FAILED_AUTHENTICATION_RATE
 from django_webhooks.models import ApiKey
 from tests.api_support import client_for, make_attempt, make_key, make_webhook, url
 
@@ -228,3 +229,37 @@ def test_the_rate_is_read_at_each_request_and_none_switches_throttling_off(setti
     settings.WEBHOOKS = {**settings.WEBHOOKS, "API_THROTTLE_RATE": None}
 
     assert {client.get(url("webhook-list")).status_code for _ in range(5)} == {200}
+
+
+def test_wrong_keys_from_one_address_are_refused_before_any_lookup(settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "API_THROTTLE_RATE": "1000/min"}
+    _api_key, good = make_key()
+    guesser = APIClient(REMOTE_ADDR="203.0.113.9")
+    guesser.credentials(HTTP_AUTHORIZATION="Api-Key wh_guess.attempt")
+    budget = int(FAILED_AUTHENTICATION_RATE.split("/")[0])
+
+    statuses = [guesser.get(url("webhook-list")).status_code for _ in range(budget)]
+    with CaptureQueriesContext(connection) as captured:
+        refused = guesser.get(url("webhook-list"))
+
+    assert set(statuses) == {401}
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert captured.captured_queries == []  # no key was looked up
+    # Another address, with a good key, is not held back by the guesser.
+    assert good.get(url("webhook-list")).status_code == 200
+
+
+def test_requests_with_good_keys_do_not_spend_the_failure_budget(settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "API_THROTTLE_RATE": "1000/min"}
+    _api_key, client = make_key()
+    budget = int(FAILED_AUTHENTICATION_RATE.split("/")[0])
+    assert {client.get(url("event-types")).status_code for _ in range(budget + 5)} == {200}
+
+
+def test_no_failure_budget_when_throttling_is_off(settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "API_THROTTLE_RATE": None}
+    guesser = APIClient()
+    guesser.credentials(HTTP_AUTHORIZATION="Api-Key wh_guess.attempt")
+    budget = int(FAILED_AUTHENTICATION_RATE.split("/")[0])
+    assert {guesser.get(url("webhook-list")).status_code for _ in range(budget + 5)} == {401}

@@ -13,12 +13,14 @@ from datetime import timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from ..models import ApiKey
+from .throttling import FailedAuthenticationThrottle
 
 KEYWORD = "Api-Key"
 #: ``last_used_at`` is refreshed at most this often, so reading the API does not write.
@@ -34,17 +36,20 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None  # not ours: the permission check answers 401
-        if len(parts) != 2:
-            raise AuthenticationFailed(_("Send the header as 'Authorization: Api-Key <token>'."))
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthenticationFailed(_("Invalid, revoked or expired API key.")) from None
+        failures = FailedAuthenticationThrottle()
+        if failures.exhausted(request):
+            raise Throttled(failures.wait(), gettext("Too many wrong API keys from this address."))
         api_key = None
-        if len(token) <= MAX_TOKEN_LENGTH:
-            api_key = ApiKey.objects.get_from_token(token)
+        if len(parts) != 2:
+            message = _("Send the header as 'Authorization: Api-Key <token>'.")
+        else:
+            message = _("Invalid, revoked or expired API key.")
+            token = parts[1].decode("ascii", "replace")
+            if len(token) <= MAX_TOKEN_LENGTH and token.isascii():
+                api_key = ApiKey.objects.get_from_token(token)
         if api_key is None:
-            raise AuthenticationFailed(_("Invalid, revoked or expired API key."))
+            failures.count_failure(request)
+            raise AuthenticationFailed(message)
         record_use(api_key)
         return AnonymousUser(), api_key
 
