@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -208,8 +209,16 @@ def release_lost_claims(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None =
     return released + given_up
 
 
-_COPIED_TO_RETRY = ("webhook_id", "event_id", "url", "event_type", "object_override")
-_RETRY_FIELDS = (*_COPIED_TO_RETRY, "number", "trigger")
+#: What _next_attempt reads.
+_RETRY_FIELDS = (
+    "webhook_id",
+    "event_id",
+    "url",
+    "event_type",
+    "object_override",
+    "number",
+    "trigger",
+)
 
 
 def _give_up(attempt: DeliveryAttempt, now: datetime, using: str) -> int:
@@ -225,22 +234,9 @@ def _give_up(attempt: DeliveryAttempt, now: datetime, using: str) -> int:
                 error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
             )
         )
-        if failed and attempt.trigger != DeliveryAttempt.Trigger.MANUAL:
-            due = policy.next_attempt_due(attempt.number, now)
-            active = (
-                Webhook.objects.using(using)
-                .select_for_update()
-                .filter(pk=attempt.webhook_id, is_active=True)
-                .exists()
-            )
-            if due is not None and active:
-                DeliveryAttempt.objects.using(using).create(
-                    **{name: getattr(attempt, name) for name in _COPIED_TO_RETRY},
-                    number=attempt.number + 1,
-                    trigger=DeliveryAttempt.Trigger.RETRY,
-                    scheduled_for=due,
-                    created_at=now,
-                )
+        retry = _next_attempt(attempt, now) if failed else None
+        if retry is not None:
+            _insert_retries([retry], using)
     return failed
 
 
@@ -374,40 +370,58 @@ def record(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
         attempts.append(attempt)
         if verdict in (Verdict.DEACTIVATE, Verdict.UNSUBSCRIBE) and attempt.webhook_id:
             switched_off[attempt.webhook_id] = (verdict, attempt, attempt.error)
-        elif verdict is Verdict.FAILED and attempt.trigger != DeliveryAttempt.Trigger.MANUAL:
-            # A redelivery someone asked for is one try: they see its outcome and decide.
-            due = policy.next_attempt_due(attempt.number, item.finished_at)
-            if due is not None and attempt.webhook_id:
-                retries.append(
-                    DeliveryAttempt(
-                        webhook_id=attempt.webhook_id,
-                        event_id=attempt.event_id,
-                        url=attempt.url,
-                        event_type=attempt.event_type,
-                        number=attempt.number + 1,
-                        trigger=DeliveryAttempt.Trigger.RETRY,
-                        scheduled_for=due,
-                        object_override=attempt.object_override,
-                    )
-                )
+        elif verdict is Verdict.FAILED:
+            retry = _next_attempt(attempt, item.finished_at)
+            if retry is not None:
+                retries.append(retry)
     with transaction.atomic(using=using):
         update_rows(DeliveryAttempt, attempts, _OUTCOME_FIELDS, using)
-        if retries:
-            # Lock the webhooks so none is deleted between this check and the insert.
-            still_active = set(
-                Webhook.objects.using(using)
-                .select_for_update()
-                .filter(pk__in={retry.webhook_id for retry in retries}, is_active=True)
-                .exclude(pk__in=switched_off)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            DeliveryAttempt.objects.using(using).bulk_create(
-                [retry for retry in retries if retry.webhook_id in still_active]
-            )
+        _insert_retries(retries, using, switched_off=switched_off.keys())
         for webhook_id, (verdict, attempt, reason) in switched_off.items():
             _switch_off(webhook_id, verdict, attempt, reason, using)
     return verdicts
+
+
+def _next_attempt(attempt: DeliveryAttempt, ended_at: datetime) -> DeliveryAttempt | None:
+    """The attempt that follows a failed one on the schedule (unsaved); None: no more.
+
+    A redelivery someone asked for is one try: they see its outcome and decide.
+    """
+    if attempt.trigger == DeliveryAttempt.Trigger.MANUAL or not attempt.webhook_id:
+        return None
+    due = policy.next_attempt_due(attempt.number, ended_at)
+    if due is None:
+        return None
+    return DeliveryAttempt(
+        webhook_id=attempt.webhook_id,
+        event_id=attempt.event_id,
+        url=attempt.url,
+        event_type=attempt.event_type,
+        number=attempt.number + 1,
+        trigger=DeliveryAttempt.Trigger.RETRY,
+        scheduled_for=due,
+        object_override=attempt.object_override,
+    )
+
+
+def _insert_retries(
+    retries: list[DeliveryAttempt], using: str, switched_off: Iterable[int] = ()
+) -> None:
+    """INSERT the retries whose webhook is still active (in the caller's transaction)."""
+    if not retries:
+        return
+    # Lock the webhooks so none is deleted between this check and the insert.
+    still_active = set(
+        Webhook.objects.using(using)
+        .select_for_update()
+        .filter(pk__in={retry.webhook_id for retry in retries}, is_active=True)
+        .exclude(pk__in=list(switched_off))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    DeliveryAttempt.objects.using(using).bulk_create(
+        [retry for retry in retries if retry.webhook_id in still_active]
+    )
 
 
 def _switch_off(
