@@ -163,9 +163,7 @@ def _attach_events(attempts: list[DeliveryAttempt], using: str) -> None:
     subscribed webhook and through every retry: re-reading (and re-parsing) it for each of
     those attempts was a large share of a claim.
     """
-    missing = {attempt.event_id for attempt in attempts} - {
-        event_id for cached_using, event_id in _events if cached_using == using
-    }
+    missing = {attempt.event_id for attempt in attempts if (using, attempt.event_id) not in _events}
     if missing:
         for event in Event.objects.using(using).filter(pk__in=missing):
             _events[(using, event.pk)] = event

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from . import events, payloads, queue
 from .filters import compile_filter
 from .models import ApiKey, DeliveryAttempt, Event, Webhook, new_event_id
-from .rows import insert_fields, insert_rows, insert_sql
+from .rows import insert_fields, insert_rows, insert_sql, update_rows
 from .snapshots import order_snapshot, rebuild
 
 logger = logging.getLogger("django_webhooks")
@@ -261,7 +261,7 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
         for event in pending:
             event.dispatched_at = now
         insert_rows(DeliveryAttempt, attempts, using)
-        Event.objects.using(using).bulk_update(pending, ["data", "dispatched_at"])
+        update_rows(Event, pending, ["data", "dispatched_at"], using)
     return len(attempts)
 
 

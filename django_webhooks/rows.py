@@ -10,7 +10,7 @@ to the driver as they are, and one statement carries as many rows as the databas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,8 @@ _PLAIN_TYPES = {
     "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
 }  # fmt: skip
 
-Adapter = Callable[[Model], Any] | None
+#: Per column: its attname, and the field that prepares its value (None: passed as it is).
+Columns = list[tuple[str, Field | None]]
 
 
 def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
@@ -37,11 +38,13 @@ def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
         connection.ensure_connection()
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         per_statement = max(limit // len(insert_fields(model)), 1)
-    adapters = _adapters(model, tuple(field.name for field in insert_fields(model)), using)
+    columns = _columns(model, tuple(field.name for field in insert_fields(model)))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            cursor.execute(insert_sql(model, using, len(chunk)), _values(chunk, adapters))
+            cursor.execute(
+                insert_sql(model, using, len(chunk)), _values(chunk, columns, connection)
+            )
 
 
 def update_rows(
@@ -50,11 +53,12 @@ def update_rows(
     """UPDATE each of ``rows`` (by primary key) with its ``field_names``, in one batch."""
     if not rows:
         return
-    adapters = [*_adapters(model, tuple(field_names), using), (model._meta.pk.attname, None)]
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    columns = [*_columns(model, tuple(field_names)), (model._meta.pk.attname, None)]
+    with connection.cursor() as cursor:
         cursor.executemany(
             _update_sql(model, tuple(field_names), using),
-            [_values([row], adapters) for row in rows],
+            [_values([row], columns, connection) for row in rows],
         )
 
 
@@ -83,32 +87,22 @@ def _update_sql(model: type[Model], field_names: tuple[str, ...], using: str) ->
 
 
 @lru_cache(maxsize=64)
-def _adapters(
-    model: type[Model], field_names: tuple[str, ...], using: str
-) -> list[tuple[str, Adapter]]:
-    """Per column: how a row's value becomes a query parameter (None: as it is)."""
-    connection = connections[using]
-    adapters: list[tuple[str, Adapter]] = []
+def _columns(model: type[Model], field_names: tuple[str, ...]) -> Columns:
+    columns: Columns = []
     for name in field_names:
         field = model._meta.get_field(name)
         target = field.target_field if field.is_relation else field
-        if target.get_internal_type() in _PLAIN_TYPES and not getattr(field, "auto_now", False):
-            adapters.append((field.attname, None))
-        else:
-            adapters.append(
-                (
-                    field.attname,
-                    lambda row, field=field: field.get_db_prep_save(
-                        field.pre_save(row, row._state.adding), connection
-                    ),
-                )
-            )
-    return adapters
+        plain = target.get_internal_type() in _PLAIN_TYPES and not getattr(field, "auto_now", False)
+        columns.append((field.attname, None if plain else field))
+    return columns
 
 
-def _values(rows: Sequence[Model], adapters: list[tuple[str, Adapter]]) -> list[Any]:
+def _values(rows: Sequence[Model], columns: Columns, connection: Any) -> list[Any]:
+    # The connection is the calling thread's: Django's connections are per thread.
     return [
-        adapt(row) if adapt else getattr(row, attname)
+        field.get_db_prep_save(field.pre_save(row, row._state.adding), connection)
+        if field
+        else getattr(row, attname)
         for row in rows
-        for attname, adapt in adapters
+        for attname, field in columns
     ]
