@@ -91,37 +91,40 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
     if raw:
         return
     label, pk = model_label(sender), str(instance.pk)
-    earlier = outbox.events_in_open_transaction(label, pk, using)
-    state = object_state(instance, unsaved) if earlier else None
-    if earlier:
-        outbox.restate(earlier, state, using)
     previous = None
     if created:
         types = [events.ORDER_CREATED]
     else:
         previous = _changes(sender, instance, loaded, update_fields)
-        if not previous:
-            return
-        types = [events.ORDER_UPDATED] + [
+        types = [events.ORDER_UPDATED] if previous else []
+        types += [
             event_type
             for field_name, event_type in events.STATUS_FIELD_EVENTS.items()
             if field_name in previous
         ]
-    subscribed = outbox.subscribed(types, using)
+    subscribed = outbox.subscribed(types, using)  # no query when nothing changed
     wanted = [event_type for event_type in types if event_type in subscribed]
-    if not wanted:
+    earlier = outbox.events_in_open_transaction(label, pk, using)
+    if not (wanted or earlier):
         return
-    if not earlier:
-        state = object_state(instance, unsaved)
-    outbox.record(
-        [
-            outbox.NewEvent(
-                type=event_type, object_model=label, object_pk=pk, previous=previous, state=state
-            )
-            for event_type in wanted
-        ],
-        using=using,
-    )
+    # The row as this save left it: what every event of this order in this transaction shows.
+    state = object_state(instance, unsaved)
+    if earlier:
+        outbox.restate(earlier, state, using)
+    if wanted:
+        outbox.record(
+            [
+                outbox.NewEvent(
+                    type=event_type,
+                    object_model=label,
+                    object_pk=pk,
+                    previous=previous,
+                    state=state,
+                )
+                for event_type in wanted
+            ],
+            using=using,
+        )
 
 
 def _changes(
