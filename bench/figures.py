@@ -17,8 +17,8 @@ from bench.harness import (
     cluster_processes,
     reset_tables,
     subscribe,
-    wait_for,
 )
+from tests.cluster import wait_until
 
 ORDER_EVENTS = [
     "order.created",
@@ -214,7 +214,7 @@ def deliver_orders(
             and DeliveryAttempt.objects.count() >= total
         )
 
-    wait_for(all_recorded, timeout, "outcomes not all recorded")
+    wait_until(all_recorded, timeout, message="outcomes not all recorded")
     return arrived, time.time() - committed
 
 
@@ -320,10 +320,10 @@ def p4_isolation(receiver: ReceiverProcess, sizes: Sizes) -> Figure:
         # Stop the dead webhook's remaining attempts; the ones in flight end at TIMEOUT.
         Webhook.objects.filter(url__contains="/never/").update(is_active=False)
         DeliveryAttempt.objects.filter(status="scheduled").update(status="cancelled")
-        wait_for(
+        wait_until(
             lambda: not DeliveryAttempt.objects.filter(status="sending").exists(),
             60,
-            "attempts to the dead receiver still in flight",
+            message="attempts to the dead receiver still in flight",
         )
     ratio = median(degraded) / median(healthy)
     return Figure(
@@ -370,12 +370,12 @@ def p5_latency(receiver: ReceiverProcess, sizes: Sizes) -> list[Figure]:
             last_commit = time.monotonic()
             arrived = receiver.wait("/p5", index + 1, 30)["last"]
             latencies.append(arrived - committed)
-            wait_for(
+            wait_until(
                 lambda done=index + 1: (
                     DeliveryAttempt.objects.filter(status="succeeded").count() >= done
                 ),
                 30,
-                "outcome not recorded",
+                message="outcome not recorded",
                 interval=0.01,
             )
         p50s.append(percentile(latencies, 0.5))
@@ -421,12 +421,12 @@ def p7_memory(receiver: ReceiverProcess, cluster, sizes: Sizes) -> Figure:
                 for _ in range(min(batch_orders, orders - start)):
                     Order.objects.create()
         receiver.wait("/fast", deliveries, 1800)
-        wait_for(
+        wait_until(
             lambda: (
                 not DeliveryAttempt.objects.filter(status__in=["scheduled", "sending"]).exists()
             ),
             120,
-            "outcomes not all recorded",
+            message="outcomes not all recorded",
         )
 
     def workers() -> set[int]:

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -98,18 +97,6 @@ def subscribe(urls: list[str], events: list[str]) -> list:
     return Webhook.objects.bulk_create(
         [Webhook(api_key=api_key, url=url, events=events) for url in urls]
     )
-
-
-def wait_for(predicate, timeout: float, message: str, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` (a database condition) until it holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(message)
-        time.sleep(interval)
 
 
 class ReceiverProcess:
