@@ -76,7 +76,8 @@ P1_MIN_RUNS = 9
 
 
 def p1_enqueue(sizes: Sizes) -> list[Figure]:
-    from django_webhooks import queue, tracking
+    from django_webhooks import timing, wakeup
+    from django_webhooks.recording import tracking
     from example_project.shop.models import Order
 
     def one_save(order: Order) -> None:
@@ -105,7 +106,7 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
         return median(durations)
 
     def queries(order: Order) -> list[str]:
-        queue._last_wake = time.monotonic()  # count the save, not the debounced wake-up
+        wakeup._last_wake = time.monotonic()  # count the save, not the debounced wake-up
         with CaptureQueriesContext(connection) as captured:
             one_save(order)
         return [query["sql"] for query in captured.captured_queries]
@@ -135,7 +136,7 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
                 pair_ratios[label].append(per_run[label][-1] / base_block)
             counts[label] = len(queries(order))
             if subscribers:
-                queue._last_wake = -queue.WAKE_DEBOUNCE_SECONDS
+                wakeup._last_wake = -timing.WAKE_DEBOUNCE_SECONDS
                 with CaptureQueriesContext(connection) as captured:
                     one_save(order)
                 wake_queries = len(captured.captured_queries) - counts[label]
@@ -151,7 +152,7 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
         for label, _ in configs
     ]
     details.append(
-        f"a save that wakes the queue (at most one per {queue.WAKE_DEBOUNCE_SECONDS:g} s per "
+        f"a save that wakes the queue (at most one per {timing.WAKE_DEBOUNCE_SECONDS:g} s per "
         f"process) adds {wake_queries} quer{'y' if wake_queries == 1 else 'ies'} to the store DB"
     )
     figures = []
@@ -233,12 +234,12 @@ def sequential_loop(receiver: ReceiverProcess, bodies: list[tuple[str, bytes]]) 
 def event_bodies(
     paths: list[str], receiver: ReceiverProcess, limit: int
 ) -> list[tuple[str, bytes]]:
-    from django_webhooks.delivery import render_body
     from django_webhooks.models import Event
+    from django_webhooks.payloads import render_event
 
     bodies = []
     for event in Event.objects.order_by("created_at")[: max(limit // len(paths), 1)]:
-        body = render_body(event, "json")
+        body = render_event(event, "json")
         bodies += [(receiver.url(path), body) for path in paths]
     return bodies[:limit]
 
@@ -344,7 +345,7 @@ def p4_isolation(receiver: ReceiverProcess, sizes: Sizes) -> Figure:
 
 
 def p5_latency(receiver: ReceiverProcess, sizes: Sizes) -> list[Figure]:
-    from django_webhooks import queue
+    from django_webhooks import timing
     from django_webhooks.models import DeliveryAttempt
     from example_project.shop.models import Order
 
@@ -360,7 +361,7 @@ def p5_latency(receiver: ReceiverProcess, sizes: Sizes) -> list[Figure]:
         last_commit = 0.0
         for index in range(sizes.p5_commits):
             # Pace commits past the wake-up debounce: each one meets an idle cluster.
-            pause = queue.WAKE_DEBOUNCE_SECONDS + 0.1 - (time.monotonic() - last_commit)
+            pause = timing.WAKE_DEBOUNCE_SECONDS + 0.1 - (time.monotonic() - last_commit)
             if pause > 0:
                 time.sleep(pause)
             with transaction.atomic():

@@ -37,27 +37,27 @@ def _measure(action: Callable[[], object], repeat: int, budget: float = 2.0) -> 
 
 
 def _claim() -> None:
-    from django_webhooks import delivery
+    from django_webhooks.worker import claims
 
     with transaction.atomic():
-        attempts, _more = delivery.claim(DUE, Counter())
+        attempts, _more = claims.claim(DUE, Counter())
         assert len(attempts) == DUE, len(attempts)
         transaction.set_rollback(True)  # the same 16 are due next time
 
 
 def _ticker_queries() -> None:
-    from django_webhooks import queue
+    from django_webhooks.worker import tasks
 
     now = timezone.now()
-    queue.newest_due(now=now)
-    queue.newest_undispatched()
-    queue.next_due(now=now)
+    tasks.newest_due(now=now)
+    tasks.newest_undispatched()
+    tasks.next_due(now=now)
 
 
 def _sweep() -> None:
-    from django_webhooks import queue
+    from django_webhooks.worker import tasks
 
-    queue.sweep()
+    tasks.sweep()
 
 
 def _seed() -> int:
@@ -252,18 +252,18 @@ def _full_scans(plan: str) -> list[str]:
 
 
 def p6_scale(sizes: Sizes) -> list[Figure]:
-    from django_webhooks import queue
+    from django_webhooks import wakeup
 
     repeat = 200
     steps = {"claim 16 due": _claim, "ticker queries": _ticker_queries, "sweep": _sweep}
-    original_wake = queue.wake
+    original_wake = wakeup.wake
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # A table this size is scanned "synchronised": each sequential scan starts where
             # the last one stopped, i.e. at the due row it found, which hides the cost of a
             # scan from the second call on. A live table's due rows move; measure the scan.
             cursor.execute("SET synchronize_seqscans TO off")
-    queue.wake = lambda using="default": False  # measure the queries, not the broker
+    wakeup.wake = lambda using="default": False  # measure the queries, not the broker
     try:
         first_webhook = _seed()
         empty = {
@@ -279,7 +279,7 @@ def p6_scale(sizes: Sizes) -> list[Figure]:
         }
         plans = [(step, sql, *_plan_and_time(sql)) for step, sql in _statements(steps)]
     finally:
-        queue.wake = original_wake
+        wakeup.wake = original_wake
         reset_tables()
     figures = []
     for name in steps:

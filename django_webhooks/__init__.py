@@ -26,6 +26,6 @@ def register_event(type: str, label: str | Promise) -> EventType:  # noqa: A002
 
 def send_event(type: str, data: Mapping[str, Any], *, using: str = "default") -> Event | None:  # noqa: A002
     """Emit an event; it is delivered after the current transaction commits."""
-    from .outbox import send_event as send
+    from .recording.outbox import send_event as send
 
     return send(type, data, using=using)

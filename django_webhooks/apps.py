@@ -12,7 +12,8 @@ class WebhooksConfig(AppConfig):
         from django.apps import apps
         from django.core.signals import setting_changed
 
-        from . import checks, notifications, queue, tracking  # noqa: F401 - checks register themselves
+        from . import checks, notifications  # noqa: F401 - checks register themselves
+        from .recording import tracking
 
         tracking.connect()
         notifications.connect()
@@ -22,11 +23,13 @@ class WebhooksConfig(AppConfig):
         if apps.is_installed("django_q"):  # if not, a system check says so
             from django_q.signals import post_spawn
 
-            post_spawn.connect(queue.start_ticker, dispatch_uid="django_webhooks.ticker")
+            from .worker.ticker import start_ticker
+
+            post_spawn.connect(start_ticker, dispatch_uid="django_webhooks.ticker")
 
 
 def _reconnect_on_settings_change(setting: str, **kwargs) -> None:
     if setting == "WEBHOOKS":
-        from . import tracking
+        from .recording import tracking
 
         tracking.connect()

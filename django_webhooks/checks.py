@@ -14,6 +14,7 @@ from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, webhook_settings
+from .timing import longest_run_seconds
 
 ID = "django_webhooks."
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
@@ -278,16 +279,9 @@ def check_queue(app_configs=None, **kwargs) -> list:
                     id=ID + "W005",
                 )
             )
-    from .delivery import LEASE_MARGIN_SECONDS, RUN_BUDGET_SECONDS
-
     timeout = q_cluster.get("timeout")
     delivery_timeout = webhook_settings.raw().get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    # A run claims for RUN_BUDGET_SECONDS, then waits for requests of up to TIMEOUT.
-    needed = (
-        RUN_BUDGET_SECONDS + delivery_timeout + LEASE_MARGIN_SECONDS
-        if _is_number(delivery_timeout)
-        else None
-    )
+    needed = longest_run_seconds(delivery_timeout) if _is_number(delivery_timeout) else None
     if needed and _is_number(timeout) and timeout < needed:
         warnings.append(
             CheckWarning(

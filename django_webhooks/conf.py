@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 
 DEFAULTS: dict[str, Any] = {
-    # The contract (CONTRACT.md §2).
+    # The public settings (README: "Settings").
     "ORDER_MODEL": None,
     "ORDER_SERIALIZER": None,
     "TIMEOUT": 5,

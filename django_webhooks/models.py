@@ -1,128 +1,46 @@
+"""The four tables: API keys, webhooks, events (the outbox) and delivery attempts.
+
+State changes that the admin, the API and the commands all make live here, once:
+:meth:`Webhook.activate`, :meth:`Webhook.deactivate`, :meth:`ApiKey.revoke`,
+:meth:`ApiKey.rotate_signing_secret`.
+"""
+
 from __future__ import annotations
 
-import os
-import threading
-import time
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import address_guard, events, signing, tokens
+from . import events, signing, tokens
 from .conf import webhook_settings
+from .ids import event_id_floor, new_event_id
 from .payloads import JSON, XML
+from .validators import (
+    URL_MAX_LENGTH,
+    validate_destination_url,
+    validate_event_types,
+    validate_filter,
+)
 
-URL_MAX_LENGTH = 2048
+__all__ = [
+    "DEFAULT_API_KEY_NAME",
+    "URL_MAX_LENGTH",
+    "ApiKey",
+    "DeliveryAttempt",
+    "Event",
+    "Webhook",
+    "event_id_floor",
+    "new_event_id",
+    "validate_destination_url",
+    "validate_event_types",
+    "validate_filter",
+]
+
 DEFAULT_API_KEY_NAME = "Default"
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-_last_event_id = 0
-_event_id_lock = threading.Lock()
-
-
-def new_event_id(at: datetime | None = None) -> str:
-    """``evt_`` + a ULID: 48 bits of milliseconds then 80 random bits, sortable by time.
-
-    Ids made now are monotonic within the process (ULID's monotonic variant): events of one
-    millisecond sort in the order they happened.
-    """
-    global _last_event_id
-    milliseconds = int((at.timestamp() if at else time.time()) * 1000)
-    value = (milliseconds << 80) | int.from_bytes(os.urandom(10), "big")
-    if at is None:
-        with _event_id_lock:
-            if value <= _last_event_id:
-                value = _last_event_id + 1
-            _last_event_id = value
-    return _event_id(value)
-
-
-def event_id_floor(moment: datetime) -> str:
-    """The smallest event id made at ``moment``: ``pk__lt`` it means "created before"."""
-    return _event_id(int(moment.timestamp() * 1000) << 80)
-
-
-#: Two Crockford characters per 10 bits: an id is 13 lookups, not 26 divisions.
-_CROCKFORD_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
-_SHIFTS = range(120, -1, -10)
-
-
-def _event_id(value: int) -> str:
-    return "evt_" + "".join([_CROCKFORD_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
-
-
-def validate_destination_url(value: str) -> None:
-    """http(s), a host, no ``user:password@``, at most 2,048 characters.
-
-    Unless ``ALLOW_PRIVATE_DESTINATIONS``, also no host that is plainly non-public: an IP
-    literal the address guard refuses, or ``localhost``. Names that merely resolve to such
-    addresses are refused by the transport at connect time.
-    """
-    if len(value) > URL_MAX_LENGTH:
-        raise ValidationError(
-            _("Use at most %(max)d characters."), code="max_length", params={"max": URL_MAX_LENGTH}
-        )
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ValidationError(_("Enter a valid URL."), code="invalid") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValidationError(_("Use an http:// or https:// URL."), code="scheme")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError(
-            _("Leave credentials (user:password@) out of the URL."), code="credentials"
-        )
-    if not parts.hostname:
-        raise ValidationError(_("Give the URL a host name."), code="host")
-    URLValidator(schemes=["http", "https"])(value)
-    reason = _private_host_reason(parts.hostname)
-    if reason:
-        raise ValidationError(
-            _("Deliveries to this host are not allowed: %(reason)s."),
-            code="private",
-            params={"reason": reason},
-        )
-
-
-def _private_host_reason(host: str) -> str | None:
-    if webhook_settings.ALLOW_PRIVATE_DESTINATIONS:
-        return None
-    host = host.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return "loopback address"
-    try:
-        return address_guard.refusal_reason(host)
-    except ValueError:  # a name, not an IP literal
-        return None
-
-
-def validate_event_types(value: object) -> None:
-    if not isinstance(value, list) or not value:
-        raise ValidationError(_("Choose at least one event."), code="empty")
-    unknown = [
-        item for item in value if not isinstance(item, str) or not events.is_registered(item)
-    ]
-    if unknown:
-        raise ValidationError(
-            _("Unknown event type: %(types)s."),
-            code="unknown",
-            params={"types": ", ".join(map(str, unknown))},
-        )
-
-
-def validate_filter(value: object) -> None:
-    from .filters import validate
-
-    validate(value)
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -131,6 +49,16 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(revoked=False).filter(
             Q(expiry_date__isnull=True) | Q(expiry_date__gt=now)
         )
+
+    def revoke(self) -> list[ApiKey]:
+        """Revoke the keys not revoked yet; returns them (their webhooks get nothing more)."""
+        api_keys = list(self.filter(revoked=False))
+        self.model.objects.using(self.db).filter(pk__in=[key.pk for key in api_keys]).update(
+            revoked=True
+        )
+        for api_key in api_keys:
+            api_key.revoked = True
+        return api_keys
 
 
 class ApiKeyManager(models.Manager.from_queryset(ApiKeyQuerySet)):
@@ -198,6 +126,10 @@ class ApiKey(models.Model):
             secrets_.append(self.previous_signing_secret)
         return secrets_
 
+    def revoke(self) -> None:
+        ApiKey.objects.using(self._state.db).filter(pk=self.pk).revoke()
+        self.revoked = True
+
     def rotate_signing_secret(self, grace: timedelta | None = None) -> str:
         if grace is None:
             grace = timedelta(hours=webhook_settings.SIGNING_SECRET_GRACE_HOURS)
@@ -221,6 +153,16 @@ class WebhookQuerySet(models.QuerySet):
         return self.filter(is_active=True, api_key__revoked=False).filter(
             Q(api_key__expiry_date__isnull=True) | Q(api_key__expiry_date__gt=now)
         )
+
+    def activate(self) -> list[Webhook]:
+        """Switch the inactive ones back on; returns them."""
+        webhooks = list(self.filter(is_active=False))
+        self.model.objects.using(self.db).filter(
+            pk__in=[webhook.pk for webhook in webhooks]
+        ).update(is_active=True, deactivated_reason="", updated_at=timezone.now())
+        for webhook in webhooks:
+            webhook.is_active, webhook.deactivated_reason = True, ""
+        return webhooks
 
 
 class Webhook(models.Model):
@@ -266,6 +208,11 @@ class Webhook(models.Model):
 
     def subscribes_to(self, event_type: str) -> bool:
         return event_type in self.events
+
+    def activate(self) -> None:
+        """Switch the webhook back on (what failed meanwhile is not sent by itself)."""
+        Webhook.objects.using(self._state.db).filter(pk=self.pk).activate()
+        self.is_active, self.deactivated_reason = True, ""
 
     def deactivate(self, reason: str = "") -> int:
         """Switch the webhook off and cancel what is scheduled for it; returns how many."""
@@ -379,7 +326,6 @@ class DeliveryAttempt(models.Model):
     class Meta:
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery log")
-        ordering = ["-created_at", "-id"]
         indexes = [
             # The delivery engine's hot query: due attempts, oldest first.
             models.Index(

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,8 +26,23 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
+class RenderableEvent(Protocol):
+    pk: Any
+    type: str
+    created_at: datetime
+    data: Any
+
+
 def envelope(event_id: str, event_type: str, created_at: datetime, data: Any) -> dict[str, Any]:
     return {"id": event_id, "type": event_type, "created_at": timestamp(created_at), "data": data}
+
+
+def render_event(event: RenderableEvent, fmt: str, object_override: Any = None) -> bytes:
+    """The body one attempt sends: the event, with the object its webhook's filter left."""
+    data = event.data
+    if object_override is not None:
+        data = {**data, "object": object_override}
+    return render(envelope(event.pk, event.type, event.created_at, data), fmt)
 
 
 def timestamp(moment: datetime) -> str:

@@ -1,4 +1,4 @@
-"""The store's delivery policy (CONTRACT §6): an answer in, a verdict out. Nothing else.
+"""The store's delivery policy (README: "The delivery promise"): an answer in, a verdict out.
 
 Judged in this order, first match wins:
 

@@ -33,8 +33,8 @@ def render_examples() -> dict[str, str]:
     from django.test import override_settings
     from django.utils import timezone
 
-    from django_webhooks.delivery import render_body
     from django_webhooks.models import Event
+    from django_webhooks.payloads import render_event
     from django_webhooks.snapshots import order_snapshot
     from example_project.shop.models import Customer, Order, OrderItem, Supplier
 
@@ -67,8 +67,8 @@ def render_examples() -> dict[str, str]:
         transaction.set_rollback(True)
     event = Event(id=EVENT_ID, type=EVENT_TYPE, created_at=CREATED_AT, data=data)
     return {
-        "Order.json": _indented_json(render_body(event, "json")),
-        "Order.xml": _indented_xml(render_body(event, "xml")),
+        "Order.json": _indented_json(render_event(event, "json")),
+        "Order.xml": _indented_xml(render_event(event, "xml")),
     }
 
 

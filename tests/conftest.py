@@ -90,11 +90,11 @@ def clock(monkeypatch):
 def woken(monkeypatch):
     """Record queue wake-ups instead of enqueuing django-q2 tasks."""
     calls: list[str] = []
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": calls.append(using))
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": calls.append(using))
     return calls
 
 
 @pytest.fixture(autouse=True)
 def every_commit_wakes(monkeypatch):
     """Unit tests see each commit's wake-up; tests/integration keep the real debounce."""
-    monkeypatch.setattr("django_webhooks.queue.WAKE_DEBOUNCE_SECONDS", 0)
+    monkeypatch.setattr("django_webhooks.timing.WAKE_DEBOUNCE_SECONDS", 0)

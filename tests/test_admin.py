@@ -59,7 +59,7 @@ def webhook(db):
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     woken = []
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": woken.append(using))
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
     return woken
 
 

@@ -16,7 +16,7 @@ Status = DeliveryAttempt.Status
 
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": None)
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from django_webhooks import delivery
 from django_webhooks.models import DeliveryAttempt, Event
+from django_webhooks.worker import engine
 from tests.api_support import make_attempt, make_key, make_webhook, url
 
 pytestmark = pytest.mark.django_db
@@ -271,11 +271,11 @@ def test_a_redelivery_carries_the_same_webhook_id(accounting, receiver):
     key, client = accounting
     webhook = make_webhook(key, url=receiver.url("/erp"))
     client.post(url("webhook-test", webhook.pk))
-    delivery.run()
+    engine.run()
     sent = DeliveryAttempt.objects.get()
 
     assert client.post(url("attempt-redeliver", sent.pk)).status_code == 202
-    delivery.run()
+    engine.run()
 
     first, again = receiver.wait_for(2, "/erp")
     assert first.headers["webhook-id"] == again.headers["webhook-id"] == sent.event_id

@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from django_webhooks import delivery
 from django_webhooks.models import ApiKey, DeliveryAttempt
+from django_webhooks.worker import engine
 from tests.api_support import make_key, url
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def deliver_test_event(client, destination: str) -> None:
     )
     assert created.status_code == 201
     assert client.post(url("webhook-test", created.json()["id"])).status_code == 202
-    delivery.run()
+    engine.run()
 
 
 def test_handle_accepts_a_real_delivery(example, integrator, receiver):
@@ -101,7 +101,7 @@ def test_the_example_server_acknowledges_deliveries_and_handles_each_event_once(
         deliver_test_event(client, f"http://{host}:{port}/")
         first = DeliveryAttempt.objects.get()
         assert client.post(url("attempt-redeliver", first.pk)).status_code == 202
-        delivery.run()
+        engine.run()
     finally:
         server.shutdown()
         server.server_close()

@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 from django.core.cache import cache
 
+from django_webhooks.admin.forms import WebhookForm
 from django_webhooks.api.serializers import WebhookSerializer
-from django_webhooks.forms import WebhookForm
 from django_webhooks.models import DeliveryAttempt, Webhook
 from tests.api_support import make_attempt, make_key, make_webhook, url
 

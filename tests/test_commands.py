@@ -31,7 +31,7 @@ def run(*args, **options) -> tuple[str, str]:
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     woken = []
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": woken.append(using))
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
     return woken
 
 

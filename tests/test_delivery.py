@@ -17,9 +17,11 @@ import pytest
 import responses
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
-from django_webhooks import delivery, outbox, signing
+from django_webhooks import exceptions, payloads, redelivery, signing, timing
 from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Webhook
+from django_webhooks.recording import outbox
 from django_webhooks.signals import webhook_deactivated, webhook_deleted
+from django_webhooks.worker import claims, dispatch, engine, outcomes
 from example_project.shop.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,12 +53,12 @@ def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http, 
     for offset in expected_offsets:
         if offset:
             clock.now = start + timedelta(seconds=offset) - timedelta(milliseconds=1)
-            assert delivery.run().sent == 0, f"attempt went early, before +{offset} s"
+            assert engine.run().sent == 0, f"attempt went early, before +{offset} s"
         clock.now = start + timedelta(seconds=offset)
-        assert delivery.run().sent == 1
+        assert engine.run().sent == 1
         sent_at.append(clock.now)
     clock.advance(365 * 24 * 3600)
-    assert delivery.run().sent == 0  # never a 7th
+    assert engine.run().sent == 0  # never a 7th
     attempts = list(DeliveryAttempt.objects.order_by("number"))
     assert [a.number for a in attempts] == [1, 2, 3, 4, 5, 6]
     assert all(a.status == Status.FAILED for a in attempts)
@@ -71,7 +73,7 @@ def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http, 
 def test_headers_and_signature_per_contract(webhook, http):
     http.post(URL, status=200)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     (call,) = http.calls
     headers = call.request.headers
     assert headers["Content-Type"] == "application/json; charset=utf-8"
@@ -85,7 +87,7 @@ def test_xml_webhooks_get_xml(api_key, woken, http):
     Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"], format="xml")
     http.post(URL, status=200)
     order = Order.objects.create()
-    delivery.run()
+    engine.run()
     (call,) = http.calls
     assert call.request.headers["Content-Type"] == "application/xml; charset=utf-8"
     assert f"<id>{order.pk}</id>".encode() in call.request.body
@@ -102,12 +104,12 @@ def test_xml_webhooks_get_xml(api_key, woken, http):
 def test_success_is_recorded_and_not_retried(webhook, http):
     http.post(URL, status=200, body="thanks " * 2000)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     (attempt,) = DeliveryAttempt.objects.all()
     assert attempt.status == Status.SUCCEEDED
     assert attempt.response_status == 200
     assert attempt.response_excerpt.startswith("thanks")
-    assert len(attempt.response_excerpt) == delivery.RESPONSE_EXCERPT_CHARS
+    assert len(attempt.response_excerpt) == outcomes.RESPONSE_EXCERPT_CHARS
     assert attempt.duration_ms is not None
     assert attempt.error == ""
     assert attempt.lease_expires_at is None
@@ -124,10 +126,10 @@ def test_deactivating_codes_switch_the_webhook_off_and_cancel_what_is_scheduled(
     try:
         http.post(URL, status=500)
         Order.objects.create()
-        delivery.run()  # first order fails: a retry is now scheduled
+        engine.run()  # first order fails: a retry is now scheduled
         http.replace(responses.POST, URL, status=code)
         Order.objects.create()
-        delivery.run()
+        engine.run()
     finally:
         webhook_deactivated.disconnect(dispatch_uid="t")
     webhook.refresh_from_db()
@@ -137,7 +139,7 @@ def test_deactivating_codes_switch_the_webhook_off_and_cancel_what_is_scheduled(
     assert statuses == {Status.FAILED: 2, Status.CANCELLED: 1}
     assert received[0]["webhook"].pk == webhook.pk
     clock.advance(3600)
-    assert delivery.run().sent == 0
+    assert engine.run().sent == 0
 
 
 def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
@@ -146,7 +148,7 @@ def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
     try:
         http.post(URL, status=200, body="OK but Please Unsubscribe Me")
         Order.objects.create()
-        delivery.run()
+        engine.run()
     finally:
         webhook_deleted.disconnect(dispatch_uid="t")
     assert not Webhook.objects.filter(pk=webhook.pk).exists()
@@ -161,10 +163,10 @@ def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
 def test_inactive_or_revoked_webhooks_get_nothing_more(webhook, http, clock):
     http.post(URL, status=500)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     Webhook.objects.filter(pk=webhook.pk).update(is_active=False)  # bypasses deactivate()
     clock.advance(60)
-    assert delivery.run().sent == 0
+    assert engine.run().sent == 0
     assert DeliveryAttempt.objects.get(number=2).status == Status.CANCELLED
     ApiKey.objects.filter(pk=webhook.api_key_id).update(revoked=True)
     Webhook.objects.filter(pk=webhook.pk).update(is_active=True)
@@ -178,10 +180,10 @@ def test_body_rendered_once_per_event_and_format(api_key, woken, http, monkeypat
         Webhook.objects.create(api_key=api_key, url=f"{URL}/{n}", events=["order.created"])
         http.post(f"{URL}/{n}", status=200)
     renders = []
-    original = delivery.render_body
-    monkeypatch.setattr(delivery, "render_body", lambda *a: renders.append(a) or original(*a))
+    original = payloads.render_event
+    monkeypatch.setattr(payloads, "render_event", lambda *a: renders.append(a) or original(*a))
     Order.objects.create()
-    assert delivery.run().succeeded == 10
+    assert engine.run().succeeded == 10
     assert len(renders) == 1
     assert len({call.request.body for call in http.calls}) == 1
 
@@ -192,15 +194,15 @@ def test_claims_respect_concurrency_and_the_per_webhook_cap(api_key, woken, sett
     other = Webhook.objects.create(api_key=api_key, url=URL + "/2", events=["order.created"])
     for _ in range(5):
         Order.objects.create()
-    outbox.dispatch_pending()
-    claimed, more = delivery.claim(10, Counter())
+    dispatch.dispatch_pending()
+    claimed, more = claims.claim(10, Counter())
     assert Counter(a.webhook_id for a in claimed) == {busy.pk: 2, other.pk: 2}
     assert more
     assert all(a.status == Status.SENDING for a in claimed)
     assert DeliveryAttempt.objects.filter(status=Status.SENDING).count() == 4
-    again, _ = delivery.claim(10, Counter({busy.pk: 2, other.pk: 1}))
+    again, _ = claims.claim(10, Counter({busy.pk: 2, other.pk: 1}))
     assert Counter(a.webhook_id for a in again) == {other.pk: 1}
-    limited, _ = delivery.claim(1, Counter())
+    limited, _ = claims.claim(1, Counter())
     assert len(limited) == 1
 
 
@@ -208,16 +210,16 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
     webhook, clock
 ):
     Order.objects.create()
-    outbox.dispatch_pending()
-    (attempt,), _ = delivery.claim(5, Counter())
-    clock.advance(delivery.lease_duration().total_seconds() + 1)
-    assert delivery.release_lost_claims() == 1
+    dispatch.dispatch_pending()
+    (attempt,), _ = claims.claim(5, Counter())
+    clock.advance(timing.lease_duration().total_seconds() + 1)
+    assert claims.release_lost_claims() == 1
     attempt.refresh_from_db()
     assert attempt.status == Status.SCHEDULED
     for _ in range(2):
-        delivery.claim(5, Counter())
-        clock.advance(delivery.lease_duration().total_seconds() + 1)
-        delivery.release_lost_claims()
+        claims.claim(5, Counter())
+        clock.advance(timing.lease_duration().total_seconds() + 1)
+        claims.release_lost_claims()
     attempt.refresh_from_db()
     assert attempt.claims == 3
     assert attempt.status == Status.FAILED
@@ -230,18 +232,18 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
         attempt.event_id,
     )
     assert retry.scheduled_for == attempt.finished_at + timedelta(seconds=60)
-    assert delivery.release_lost_claims() == 0
+    assert claims.release_lost_claims() == 0
     assert DeliveryAttempt.objects.count() == 2
 
 
 def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):
     Order.objects.create()
-    outbox.dispatch_pending()
-    delivery.claim(5, Counter())
+    dispatch.dispatch_pending()
+    claims.claim(5, Counter())
     dead = subprocess.Popen(["true"])
     dead.wait()
     DeliveryAttempt.objects.update(claimed_by=f"{socket.gethostname()}:{dead.pid}")
-    assert delivery.release_lost_claims() == 1
+    assert claims.release_lost_claims() == 1
     assert DeliveryAttempt.objects.get().status == Status.SCHEDULED
 
 
@@ -251,12 +253,12 @@ def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
     from django.test.utils import CaptureQueriesContext
 
     Order.objects.create()
-    outbox.dispatch_pending()
-    delivery.claim(5, Counter())
-    DeliveryAttempt.objects.update(claims=delivery.MAX_CLAIMS)
-    clock.advance(delivery.lease_duration().total_seconds() + 1)
+    dispatch.dispatch_pending()
+    claims.claim(5, Counter())
+    DeliveryAttempt.objects.update(claims=timing.MAX_CLAIMS)
+    clock.advance(timing.lease_duration().total_seconds() + 1)
     with CaptureQueriesContext(connection) as captured:
-        assert delivery.release_lost_claims() == 1
+        assert claims.release_lost_claims() == 1
     table = DeliveryAttempt._meta.db_table
     selects = [
         q["sql"]
@@ -269,32 +271,32 @@ def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
 
 def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
     Order.objects.create()
-    outbox.dispatch_pending()
-    (attempt,), _ = delivery.claim(5, Counter())
+    dispatch.dispatch_pending()
+    (attempt,), _ = claims.claim(5, Counter())
     assert attempt.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
-    assert delivery.release_lost_claims() == 0
+    assert claims.release_lost_claims() == 0
     DeliveryAttempt.objects.update(claimed_by="another-host:1")
-    assert delivery.release_lost_claims() == 0
+    assert claims.release_lost_claims() == 0
 
 
 def test_a_lease_is_not_released_before_it_expires(webhook, clock):
     Order.objects.create()
-    outbox.dispatch_pending()
-    delivery.claim(5, Counter())
-    clock.advance(delivery.lease_duration().total_seconds() - 1)
-    assert delivery.release_lost_claims() == 0
+    dispatch.dispatch_pending()
+    claims.claim(5, Counter())
+    clock.advance(timing.lease_duration().total_seconds() - 1)
+    assert claims.release_lost_claims() == 0
 
 
 def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
     http.post(URL, status=200)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     first = DeliveryAttempt.objects.get()
-    second = outbox.redeliver(first)
+    second = redelivery.redeliver(first)
     assert (second.number, second.trigger) == (2, DeliveryAttempt.Trigger.MANUAL)
-    with pytest.raises(outbox.DeliveryRefused):
-        outbox.redeliver(first)  # one is already scheduled
-    delivery.run()
+    with pytest.raises(exceptions.DeliveryRefused):
+        redelivery.redeliver(first)  # one is already scheduled
+    engine.run()
     ids = [call.request.headers["webhook-id"] for call in http.calls]
     assert ids == [first.event_id, first.event_id]
     assert [call.request.headers["X-Webhook-Attempt"] for call in http.calls] == ["1", "2"]
@@ -303,19 +305,19 @@ def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
 def test_redeliver_and_test_refuse_inactive_webhooks(webhook, http):
     http.post(URL, status=200)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     webhook.deactivate("manual")
-    with pytest.raises(outbox.DeliveryRefused):
-        outbox.redeliver(DeliveryAttempt.objects.get())
-    with pytest.raises(outbox.DeliveryRefused):
-        outbox.send_test(webhook)
+    with pytest.raises(exceptions.DeliveryRefused):
+        redelivery.redeliver(DeliveryAttempt.objects.get())
+    with pytest.raises(exceptions.DeliveryRefused):
+        redelivery.send_test(webhook)
 
 
 def test_test_event_goes_only_to_its_webhook(webhook, api_key, http):
     Webhook.objects.create(api_key=api_key, url=URL + "/other", events=["webhook.test"])
     http.post(URL, status=200)
-    outbox.send_test(webhook)
-    delivery.run()
+    redelivery.send_test(webhook)
+    engine.run()
     (call,) = http.calls
     body = json.loads(call.request.body)
     assert body["type"] == "webhook.test"
@@ -323,11 +325,11 @@ def test_test_event_goes_only_to_its_webhook(webhook, api_key, http):
 
 
 def test_dispatch_fans_out_once(webhook, woken):
-    outbox.record([outbox.NewEvent(type="order.created", data={"object": {}})])
+    outbox.record_events([outbox.NewEvent(type="order.created", data={"object": {}})])
     assert woken == ["default"]
     assert DeliveryAttempt.objects.count() == 0  # the worker fans out, not the saving request
-    assert outbox.dispatch_pending() == 1
-    assert outbox.dispatch_pending() == 0
+    assert dispatch.dispatch_pending() == 1
+    assert dispatch.dispatch_pending() == 0
     assert DeliveryAttempt.objects.count() == 1
 
 
@@ -335,22 +337,22 @@ def test_event_of_a_vanished_object_is_dispatched_to_nobody(webhook):
     (event,) = Event.objects.bulk_create(
         [Event(type="order.created", object_model="shop.order", object_pk="424242")]
     )
-    assert outbox.dispatch_pending() == 0
+    assert dispatch.dispatch_pending() == 0
     event.refresh_from_db()
     assert event.dispatched_at is not None
 
 
 def test_a_serializer_failure_spares_the_other_events(webhook, monkeypatch):
     good, bad = Order.objects.create(), Order.objects.create()
-    original = outbox.order_snapshot
+    original = dispatch.order_snapshot
 
     def snapshot(order):
         if order.pk == bad.pk:
             raise ValueError("broken serializer")
         return original(order)
 
-    monkeypatch.setattr(outbox, "order_snapshot", snapshot)
-    assert outbox.dispatch_pending() == 1
+    monkeypatch.setattr(dispatch, "order_snapshot", snapshot)
+    assert dispatch.dispatch_pending() == 1
     assert DeliveryAttempt.objects.get().event.data["object"]["id"] == good.pk
 
 
@@ -372,17 +374,17 @@ def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
 ):
     http.post(URL, status=200)
     good, bad = Order.objects.create(), Order.objects.create()
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     bad_event = DeliveryAttempt.objects.get(event__data__object__id=bad.pk).event_id
-    render = delivery.render_body
+    render = payloads.render_event
 
     def render_or_fail(event, *args):
         if event.pk == bad_event:
             raise ValueError("a serializer bug")
         return render(event, *args)
 
-    monkeypatch.setattr(delivery, "render_body", render_or_fail)
-    stats = delivery.run()
+    monkeypatch.setattr(payloads, "render_event", render_or_fail)
+    stats = engine.run()
     assert (stats.sent, stats.cancelled) == (1, 1)
     assert [json.loads(call.request.body)["data"]["object"]["id"] for call in http.calls] == [
         good.pk
@@ -394,15 +396,15 @@ def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
 
 def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(webhook, http, monkeypatch):
     http.post(URL, status=410)
-    record = delivery.record
+    record = engine.record_outcomes
 
     def move_then_record(sent, **kwargs):
         Webhook.objects.filter(pk=webhook.pk).update(url="https://erp.example.com/v2/hooks")
         return record(sent, **kwargs)
 
-    monkeypatch.setattr(delivery, "record", move_then_record)
+    monkeypatch.setattr(engine, "record_outcomes", move_then_record)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     webhook.refresh_from_db()
     assert webhook.is_active
     attempt = DeliveryAttempt.objects.get()
@@ -412,14 +414,14 @@ def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(webhook,
 def test_a_failed_redelivery_is_not_retried(webhook, http, clock):
     http.post(URL, status=200)
     Order.objects.create()
-    delivery.run()
+    engine.run()
     http.replace(responses.POST, URL, status=500)
-    redelivery = outbox.redeliver(DeliveryAttempt.objects.get())
-    assert delivery.run().sent == 1
-    redelivery.refresh_from_db()
-    assert redelivery.status == Status.FAILED
+    again = redelivery.redeliver(DeliveryAttempt.objects.get())
+    assert engine.run().sent == 1
+    again.refresh_from_db()
+    assert again.status == Status.FAILED
     clock.advance(3600)
-    assert delivery.run().sent == 0
+    assert engine.run().sent == 0
     assert DeliveryAttempt.objects.count() == 2
 
 
@@ -430,7 +432,7 @@ def test_the_example_store_sends_customer_deleted(api_key, woken):
     customer = Customer.objects.create(name="Ada", email="ada@example.com")
     customer_pk = customer.pk
     customer.delete()
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     (event,) = Event.objects.all()
     assert event.type == "customer.deleted"
     assert event.data == {"object": {"id": customer_pk}}  # no personal data in the removal event
@@ -442,10 +444,10 @@ def test_after_a_rotation_both_secrets_sign_for_the_grace_period(webhook, http, 
     old_secret = webhook.api_key.signing_secret
     new_secret = webhook.api_key.rotate_signing_secret()
     Order.objects.create()
-    delivery.run()
+    engine.run()
     clock.advance(25 * 3600)  # past the 24 h grace: only the new secret signs
-    outbox.send_test(Webhook.objects.get(pk=webhook.pk))
-    delivery.run()
+    redelivery.send_test(Webhook.objects.get(pk=webhook.pk))
+    engine.run()
     first, second = (call.request for call in http.calls)
     for secret in (old_secret, new_secret):
         assert signing.verify(
@@ -473,7 +475,7 @@ def test_no_secret_reaches_the_logs_or_the_attempt_rows(api_key, woken, receiver
     Webhook.objects.create(api_key=api_key, url=url, events=["order.created"])
     caplog.set_level("DEBUG")
     Order.objects.create()
-    delivery.run()
+    engine.run()
     (request,) = receiver.received("/no")
     key_material = api_key.signing_secret.removeprefix("whsec_")
     assert "POST /no" in caplog.text  # DEBUG logging of the HTTP layer really was on

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
-from django_webhooks import delivery, events, outbox
+from django_webhooks import events, redelivery
 from django_webhooks.models import ApiKey, Webhook
+from django_webhooks.worker import engine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -90,18 +91,18 @@ def verify():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_verifier_in_signatures_md_accepts_real_deliveries(verify, receiver, monkeypatch):
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": None)
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
     api_key, _token = ApiKey.objects.create_key(name="Partner")
     webhook = Webhook.objects.create(
         api_key=api_key, url=receiver.url("/in"), events=["order.created"]
     )
 
-    outbox.send_test(webhook)
-    delivery.run()
+    redelivery.send_test(webhook)
+    engine.run()
     old_secret = api_key.signing_secret
     new_secret = api_key.rotate_signing_secret()
-    outbox.send_test(webhook)
-    delivery.run()
+    redelivery.send_test(webhook)
+    engine.run()
 
     first, second = receiver.wait_for(2, "/in")
     assert verify(first.body, first.headers, old_secret) == first.body

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from django_webhooks import delivery, outbox
 from django_webhooks.models import ApiKey, Webhook
+from django_webhooks.worker import claims, dispatch, sending
 from example_project.shop.models import Order, ReceivedWebhook
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,10 @@ def signed_delivery(api_key: ApiKey):
         api_key=api_key, url="https://example.com/", events=["order.created"]
     )
     Order.objects.create()
-    outbox.dispatch_pending()
-    (attempt,), _more = delivery.claim(1, Counter())
+    dispatch.dispatch_pending()
+    (attempt,), _more = claims.claim(1, Counter())
     assert attempt.webhook == webhook
-    return delivery.prepare(attempt, timezone.now(), {})
+    return sending.prepare(attempt, timezone.now(), {})
 
 
 def post(client, prepared, body=None):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from django_webhooks import filters, outbox
+from django_webhooks import filters
 from django_webhooks.models import DeliveryAttempt, Webhook
+from django_webhooks.worker import dispatch
 from example_project.shop.models import Order, OrderItem, Supplier
 
 ORDER = {
@@ -153,7 +154,7 @@ def test_filtered_out_webhooks_cost_no_attempt_row(api_key, woken):
     with transaction.atomic():
         globex_only = Order.objects.create(status="paid")
         OrderItem.objects.create(order=globex_only, sku="GL-2", name="Globe", supplier=globex)
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
 
     def attempts(webhook):
         return list(DeliveryAttempt.objects.filter(webhook=webhook).order_by("id"))

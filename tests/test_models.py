@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from django_webhooks import models, tokens
+from django_webhooks import tokens
 from django_webhooks.models import ApiKey, event_id_floor, new_event_id
 
 
-def test_event_ids_sort_by_time_and_floor_bounds_them(monkeypatch):
-    moment = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    # Ids made earlier in this process (at today's real time) must not carry these forward.
-    monkeypatch.setattr(models, "_last_event_id", 0)
-    monkeypatch.setattr("time.time", lambda: moment.timestamp())
+def test_event_ids_sort_by_time_and_floor_bounds_them(clock):
+    # Ids follow Django's clock, the one Event.created_at is read from.
+    moment = clock.now
     made_then = new_event_id()
-    monkeypatch.setattr("time.time", lambda: moment.timestamp() + 0.001)
+    clock.advance(0.001)
     made_later = new_event_id()
     assert made_then < made_later
     assert event_id_floor(moment) <= made_then < event_id_floor(moment + timedelta(milliseconds=1))
@@ -24,8 +22,7 @@ def test_event_ids_sort_by_time_and_floor_bounds_them(monkeypatch):
     assert made_then.startswith("evt_")
 
 
-def test_event_ids_of_one_millisecond_keep_their_order(monkeypatch):
-    monkeypatch.setattr("time.time", lambda: 1_800_000_000.0)
+def test_event_ids_of_one_millisecond_keep_their_order(clock):
     made = [new_event_id() for _ in range(100)]
     assert made == sorted(made)
     assert len(set(made)) == 100

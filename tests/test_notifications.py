@@ -9,8 +9,9 @@ import django
 import pytest
 from django.core import mail
 
-from django_webhooks import delivery, outbox
+from django_webhooks import redelivery
 from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
+from django_webhooks.worker import engine
 from tests.receiver import Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +25,7 @@ def mail_setup(settings, monkeypatch):
     settings.ADMINS = ADMINS
     if django.VERSION >= (6, 1):  # which warns about sending mail without MAILERS
         settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": None)
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
 
 
 @pytest.fixture
@@ -35,8 +36,8 @@ def notify(settings):
 def deliver_a_test_event(url: str) -> Webhook:
     api_key, _token = ApiKey.objects.create_key(name="Warehouse")
     webhook = Webhook.objects.create(api_key=api_key, url=url, events=["order.created"])
-    outbox.send_test(webhook)
-    delivery.run()
+    redelivery.send_test(webhook)
+    engine.run()
     return webhook
 
 

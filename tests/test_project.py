@@ -1,4 +1,4 @@
-"""What every commit keeps true: no missing migration, a clean system check, ruff clean."""
+"""What every commit keeps true: no missing migration, clean checks, ruff, the layout."""
 
 from __future__ import annotations
 
@@ -42,3 +42,28 @@ def test_ruff_is_clean():
     for command in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_package_has_no_import_cycle_and_no_module_over_400_lines():
+    result = subprocess.run(
+        [sys.executable, ".ci/import_graph.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Import cycles: 0" in result.stdout
+
+
+def test_the_layout_check_finds_a_cycle_and_a_long_module(tmp_path):
+    package = tmp_path / "looped"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("def late():\n    from .a import something\n" + "x = 1\n" * 5)
+    sys.path.insert(0, str(ROOT / ".ci"))
+    try:
+        import import_graph
+    finally:
+        sys.path.pop(0)
+    text, ok = import_graph.report("looped", max_lines=4, top=3, root=tmp_path)
+    assert not ok
+    assert "looped.a -> looped.b" in text
+    assert "TOO LONG" in text

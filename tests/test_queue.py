@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from django_webhooks import outbox, queue
+from django_webhooks import timing, wakeup
 from django_webhooks.models import DeliveryAttempt, Webhook
+from django_webhooks.worker import dispatch, tasks
+from django_webhooks.worker.ticker import TICK_SECONDS, Ticker
 from example_project.shop.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +31,7 @@ def wakes(monkeypatch):
         calls.append(using)
         return True
 
-    monkeypatch.setattr(queue, "wake", wake)
+    monkeypatch.setattr(wakeup, "wake", wake)
     return calls
 
 
@@ -50,33 +52,33 @@ def test_wake_happens_after_commit_and_not_on_rollback(webhook, wakes):
 
 
 def test_a_burst_of_commits_wakes_once(webhook, wakes, monkeypatch):
-    monkeypatch.setattr(queue, "WAKE_DEBOUNCE_SECONDS", 60)
-    monkeypatch.setattr(queue, "_last_wake", -60)
+    monkeypatch.setattr(timing, "WAKE_DEBOUNCE_SECONDS", 60)
+    monkeypatch.setattr(wakeup, "_last_wake", -60)
     for _ in range(5):
         Order.objects.create()
     assert wakes == ["default"]
 
 
 def test_wake_never_raises_when_the_broker_is_down(monkeypatch):
-    def down():
+    def down(cluster):
         raise ConnectionError("Connection refused")
 
-    monkeypatch.setattr(queue, "_broker", down)
-    assert queue.wake() is False
+    monkeypatch.setattr(wakeup, "_broker", down)
+    assert wakeup.wake() is False
 
 
 def test_ticker_wakes_for_new_events_and_due_retries_only_once(webhook, wakes, clock):
-    ticker = queue.Ticker()
+    ticker = Ticker()
     Order.objects.create()
     wakes.clear()
     ticker.tick()
     assert wakes == ["default"]  # an undispatched event
     ticker.tick()
     assert wakes == ["default"]  # nothing new
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     DeliveryAttempt.objects.update(scheduled_for=clock.now + timedelta(seconds=60))
     pause = ticker.tick()
-    assert pause == queue.TICK_SECONDS  # the retry is further away than a tick
+    assert pause == TICK_SECONDS  # the retry is further away than a tick
     clock.advance(59.8)
     assert ticker.tick() == pytest.approx(0.2, abs=0.01)  # sleeps until the retry is due
     clock.advance(0.2)
@@ -88,9 +90,9 @@ def test_ticker_tries_a_failed_wake_up_again_at_once(webhook, monkeypatch, clock
     results = [False, True]
     calls = []
     monkeypatch.setattr(
-        queue, "wake", lambda using="default": calls.append(using) or results.pop(0)
+        wakeup, "wake", lambda using="default": calls.append(using) or results.pop(0)
     )
-    ticker = queue.Ticker()
+    ticker = Ticker()
     Order.objects.create()
     ticker.tick()
     ticker.tick()
@@ -100,9 +102,9 @@ def test_ticker_tries_a_failed_wake_up_again_at_once(webhook, monkeypatch, clock
 
 
 def test_sweep_wakes_for_forgotten_work_only(webhook, wakes, clock):
-    assert queue.sweep() == {"released": 0, "woke": False}
+    assert tasks.sweep() == {"released": 0, "woke": False}
     Order.objects.create()
     wakes.clear()
-    assert queue.sweep()["woke"] is False  # a fresh event: its own wake-up is on the way
-    clock.advance(queue.UNCLAIMED_AFTER_SECONDS + 1)
-    assert queue.sweep()["woke"] is True
+    assert tasks.sweep()["woke"] is False  # a fresh event: its own wake-up is on the way
+    clock.advance(tasks.UNCLAIMED_AFTER_SECONDS + 1)
+    assert tasks.sweep()["woke"] is True

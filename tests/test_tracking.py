@@ -7,8 +7,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_webhooks import events, outbox
+from django_webhooks import events
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
+from django_webhooks.worker import dispatch
 from example_project.shop.models import Order, OrderItem, Supplier
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +26,7 @@ def webhook(api_key, woken):
 
 def delivered(event_type=None):
     """The events that got attempts, once a worker dispatched them."""
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     attempts = DeliveryAttempt.objects.select_related("event").order_by("id")
     return [a.event for a in attempts if event_type is None or a.event_type == event_type]
 
@@ -60,7 +61,7 @@ def test_status_change_fires_updated_and_status_changed_with_previous(webhook):
     order.status = Order.Status.PAID
     order.payment_status = Order.PaymentStatus.COMPLETED
     order.save()
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     types = sorted(event.type for event in Event.objects.all())
     assert types == [
         "order.payment_status_changed",
@@ -94,7 +95,7 @@ def test_other_field_changes_fire_only_order_updated(webhook):
     order = Order.objects.create()
     order.note = "leave at the door"
     order.save()
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     (event,) = Event.objects.exclude(type="order.created")
     assert event.type == "order.updated"
     assert event.data["previous"] == {"note": ""}
@@ -108,7 +109,7 @@ def test_changes_are_measured_against_what_the_instance_last_saw(webhook):
     Order.objects.get(pk=order.pk).save()  # nor for a fresh copy
     order.status = Order.Status.COMPLETE
     order.save(update_fields=["status"])
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     changed = Event.objects.filter(type="order.status_changed").order_by("created_at", "pk")
     assert [event.previous for event in changed] == [{"status": "pending"}, {"status": "paid"}]
 
@@ -119,7 +120,7 @@ def test_deferred_fields_are_not_mistaken_for_changes(webhook):
     partial = Order.objects.only("status").get()
     partial.status = Order.Status.PAID
     partial.save()
-    outbox.dispatch_pending()
+    dispatch.dispatch_pending()
     assert sorted(Event.objects.values_list("type", flat=True)) == [
         "order.status_changed",
         "order.updated",
@@ -311,7 +312,7 @@ def test_the_kept_state_restores_every_field_exactly(webhook):
     order = Order.objects.create(note="précis ✓")
     (event,) = delivered("order.created")
     order.refresh_from_db()
-    fresh = outbox.order_snapshot(order)
+    fresh = dispatch.order_snapshot(order)
     assert event.data["object"] == fresh  # microseconds, decimals, foreign keys included
 
 
@@ -379,12 +380,12 @@ def test_query_count_does_not_grow_with_subscribers(api_key, woken):
             for n in range(subscribers)
         )
         order = Order.objects.create()
-        outbox.dispatch_pending()
+        dispatch.dispatch_pending()
         order.status = Order.Status.PAID
         with CaptureQueriesContext(connection) as saving, transaction.atomic():
             order.save()
         with CaptureQueriesContext(connection) as dispatching:
-            outbox.dispatch_pending()
+            dispatch.dispatch_pending()
         changed = DeliveryAttempt.objects.filter(event__type="order.status_changed")
         assert changed.count() == subscribers
         return len(saving), len(dispatching)

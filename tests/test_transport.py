@@ -10,9 +10,9 @@ import tracemalloc
 
 import pytest
 
-from django_webhooks import transport as transport_module
 from django_webhooks.policy import Answer, Verdict, judge
 from django_webhooks.transport import MAX_ANSWER_BYTES, USER_AGENT, Deadline, Transport
+from django_webhooks.transport import deadline as deadline_module
 from tests.receiver import (
     Big,
     Drip,
@@ -370,7 +370,7 @@ def test_the_watchdog_finishes_shutting_down_before_the_owner_lets_go(monkeypatc
         resume.wait(5)
         order.append("shutdown ends")
 
-    monkeypatch.setattr(transport_module, "_shutdown", slow_shutdown)
+    monkeypatch.setattr(deadline_module, "_shutdown", slow_shutdown)
     left, right = socket.socketpair()
     try:
         deadline = Deadline(60, allow_private=True)

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 import pytest
 
-from django_webhooks import address_guard, delivery
+from django_webhooks import address_guard
 from django_webhooks.models import DeliveryAttempt, Webhook
 from django_webhooks.transport import Transport
+from django_webhooks.worker import engine
 from example_project.shop.models import Order
 from tests.receiver import Receiver, Status, loopback_only
 
@@ -320,7 +321,7 @@ def test_a_refused_destination_is_a_failed_attempt_with_its_reason_and_a_retry(
 ):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOW_PRIVATE_DESTINATIONS": False}
     woken: list[str] = []
-    monkeypatch.setattr("django_webhooks.queue.wake", lambda using="default": woken.append(using))
+    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
     resolver(["10.0.0.1"])
     webhook = Webhook.objects.create(
         api_key=api_key, url="http://internal.test/hook", events=["order.created"]
@@ -328,7 +329,7 @@ def test_a_refused_destination_is_a_failed_attempt_with_its_reason_and_a_retry(
     Order.objects.create()
     assert woken
 
-    stats = delivery.run()
+    stats = engine.run()
 
     assert (stats.sent, stats.failed) == (1, 1)
     first, retry = DeliveryAttempt.objects.filter(webhook=webhook).order_by("number")

@@ -141,9 +141,7 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             if instance.is_active and not wanted_active:
                 instance.deactivate(str(_("Switched off through the API.")))
             elif wanted_active and not instance.is_active:
-                instance.is_active = True
-                instance.deactivated_reason = ""
-                instance.save(update_fields=["is_active", "deactivated_reason", "updated_at"])
+                instance.activate()
         # Answer with what is stored, including a switch-off made meanwhile.
         instance.refresh_from_db()
         return instance

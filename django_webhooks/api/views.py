@@ -23,7 +23,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -32,7 +32,8 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ModelViewSet
 
-from .. import events, outbox
+from .. import events, redelivery
+from ..exceptions import Conflict, DeliveryRefused
 from ..models import DeliveryAttempt, Webhook
 from . import schema
 from .authentication import ApiKeyAuthentication
@@ -59,12 +60,6 @@ WEBHOOK_EXAMPLE = OpenApiExample(
 )
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = _("Not possible in the current state.")
-    default_code = "conflict"
-
-
 class ApiKeyViewMixin:
     """What every view of this API shares: key authentication, per-key budget, JSON only."""
 
@@ -77,7 +72,9 @@ class ApiKeyViewMixin:
     schema = AutoSchema()
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, RequestDataTooBig):
+        if isinstance(exc, DeliveryRefused):
+            exc = Conflict(str(exc))
+        elif isinstance(exc, RequestDataTooBig):
             # Django would answer this 400 with an HTML page; the API speaks JSON.
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             exc = ParseError(
@@ -188,10 +185,7 @@ class WebhookViewSet(ApiKeyViewMixin, CanonicalIdMixin, ModelViewSet):
     @action(detail=True, methods=["post"], serializer_class=DeliveryAttemptSerializer)
     def test(self, request: Request, pk: str | None = None) -> Response:
         webhook = self.get_object()
-        try:
-            attempt = outbox.send_test(webhook)
-        except outbox.DeliveryRefused as refused:
-            raise Conflict(str(refused)) from refused
+        attempt = redelivery.send_test(webhook)
         return Response(DeliveryAttemptSerializer(attempt).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -238,10 +232,7 @@ class DeliveryAttemptViewSet(ApiKeyViewMixin, CanonicalIdMixin, GenericViewSet):
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, pk: str | None = None) -> Response:
         attempt = self.get_object()
-        try:
-            new_attempt = outbox.redeliver(attempt)
-        except outbox.DeliveryRefused as refused:
-            raise Conflict(str(refused)) from refused
+        new_attempt = redelivery.redeliver(attempt)
         return Response(
             DeliveryAttemptSerializer(new_attempt).data, status=status.HTTP_202_ACCEPTED
         )

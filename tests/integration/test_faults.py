@@ -173,13 +173,13 @@ class RedisServer:
 def test_a_redis_outage_delays_deliveries_but_loses_none(receiver, api_key, monkeypatch):
     from django_q.conf import Conf
 
-    from django_webhooks import queue
+    from django_webhooks import wakeup
 
     redis = RedisServer()
     redis.start()
     # This process's wake-ups go to the same (private) Redis as the cluster's.
     monkeypatch.setattr(Conf, "REDIS", redis.url)
-    monkeypatch.setattr(queue, "_brokers", {})
+    monkeypatch.setattr(wakeup._broker, "_instances", {})
     Webhook.objects.create(api_key=api_key, url=receiver.url("/ok"), events=["order.created"])
     cluster = Cluster(FAST, workers=2, env={"REDIS_URL": redis.url}).start()
     try:
@@ -208,12 +208,12 @@ def test_a_redis_outage_delays_deliveries_but_loses_none(receiver, api_key, monk
 
 
 def test_saving_orders_never_fails_when_the_broker_is_unreachable(api_key, monkeypatch):
-    from django_webhooks import queue
+    from django_webhooks import wakeup
 
-    def broken_broker():
+    def broken_broker(cluster):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(queue, "_broker", broken_broker)
+    monkeypatch.setattr(wakeup, "_broker", broken_broker)
     Webhook.objects.create(api_key=api_key, url="https://a.example.com/", events=["order.created"])
     order = Order.objects.create()  # the wake-up fails quietly
     (event,) = Event.objects.all()  # and the event waits in the outbox for the ticker

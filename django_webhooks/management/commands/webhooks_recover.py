@@ -7,7 +7,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from django_webhooks import events, outbox
+from django_webhooks import events, redelivery
 from django_webhooks.models import Webhook
 
 from ._moments import parse_since
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be sent; send nothing."
         )
-        parser.add_argument("--batch-size", type=int, default=outbox.RECOVER_BATCH_SIZE)
+        parser.add_argument("--batch-size", type=int, default=redelivery.RECOVER_BATCH_SIZE)
 
     def handle(
         self,
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         webhooks = self._webhooks(webhook_ids)
-        failed = outbox.failed_deliveries(webhooks, moment, event_types=event_types)
+        failed = redelivery.failed_deliveries(webhooks, moment, event_types=event_types)
         by_webhook = Counter(item.webhook_id for item in failed)
         urls = {webhook.pk: webhook.url for webhook in webhooks}
         when = timezone.localtime(moment).isoformat(timespec="seconds")
@@ -85,7 +85,9 @@ class Command(BaseCommand):
             return
         if not failed:
             return
-        scheduled = outbox.recover_failed(failed, batch_size=batch_size, progress=self._progress)
+        scheduled = redelivery.recover_failed(
+            failed, batch_size=batch_size, progress=self._progress
+        )
         self.stderr.write("")
         self.stdout.write(self.style.SUCCESS(f"Scheduled {scheduled} deliveries again."))
 

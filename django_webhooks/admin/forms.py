@@ -8,8 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import events
-from .models import URL_MAX_LENGTH, ApiKey, Webhook, validate_destination_url
+from .. import events
+from ..models import URL_MAX_LENGTH, ApiKey, Webhook, validate_destination_url
 
 
 class WebhookForm(forms.ModelForm):

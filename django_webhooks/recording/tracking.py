@@ -1,4 +1,4 @@
-"""Order saves and deletes → order events (CONTRACT §4).
+"""Order saves and deletes → order events (README: "Events").
 
 Like django-model-utils' FieldTracker, every order instance remembers the values it was
 loaded (or last saved) with; ``post_save`` compares, and when some active webhook listens,
@@ -20,14 +20,16 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.signals import post_init, post_save, pre_delete
 
-from . import events, outbox, payloads
-from .snapshots import model_label, object_state, order_model, order_snapshot
+from .. import events, payloads
+from ..snapshots import model_label, object_state, order_model, order_snapshot
+from . import outbox
+from .subscriptions import subscribed
 
 _LOADED = "_django_webhooks_loaded"
 _UIDS = {
-    post_init: "django_webhooks.tracking.remember",
-    post_save: "django_webhooks.tracking.after_save",
-    pre_delete: "django_webhooks.tracking.before_delete",
+    post_init: "django_webhooks.recording.tracking.remember",
+    post_save: "django_webhooks.recording.tracking.after_save",
+    pre_delete: "django_webhooks.recording.tracking.before_delete",
 }
 _RECEIVERS: dict = {}
 _connected: type[models.Model] | None = None
@@ -102,8 +104,8 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
             for field_name, event_type in events.STATUS_FIELD_EVENTS.items()
             if field_name in previous
         ]
-    subscribed = outbox.subscribed(types, using)  # no query when nothing changed
-    wanted = [event_type for event_type in types if event_type in subscribed]
+    listened = subscribed(types, using)  # no query when nothing changed
+    wanted = [event_type for event_type in types if event_type in listened]
     earlier = outbox.events_in_open_transaction(label, pk, using)
     if not (wanted or earlier):
         return
@@ -112,7 +114,7 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
     if earlier:
         outbox.restate(earlier, state, using)
     if wanted:
-        outbox.record(
+        outbox.record_events(
             [
                 outbox.NewEvent(
                     type=event_type,
@@ -154,9 +156,9 @@ def _normalised(field: models.Field, value: Any) -> Any:
 
 
 def _before_delete(sender, instance, using=None, **kwargs) -> None:
-    if not outbox.subscribed([events.ORDER_DELETED], using):
+    if not subscribed([events.ORDER_DELETED], using):
         return
-    outbox.record(
+    outbox.record_events(
         [
             outbox.NewEvent(
                 type=events.ORDER_DELETED,

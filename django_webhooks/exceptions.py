@@ -1,0 +1,36 @@
+"""Every exception the app raises on purpose, in one place."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from urllib3.exceptions import NewConnectionError
+
+
+class WebhooksError(Exception):
+    """Base class of the app's own errors."""
+
+
+class DeliveryRefused(WebhooksError):
+    """A test or redelivery that cannot be made (inactive webhook, one already under way)."""
+
+
+class DestinationRefused(NewConnectionError):
+    """Every address of the destination is one the address guard refuses.
+
+    A connection error to urllib3 and requests (so it ends the attempt like any other), with
+    the guard's explanation kept for the delivery log.
+    """
+
+    def __init__(self, conn: object, explanation: str) -> None:
+        self.explanation = explanation
+        super().__init__(conn, explanation)
+
+
+class Conflict(APIException):
+    """The API's answer to a :class:`DeliveryRefused`: 409, not possible in the current state."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("Not possible in the current state.")
+    default_code = "conflict"

@@ -1,0 +1,164 @@
+"""The transactional outbox: events written in the transaction that caused them.
+
+:func:`record_events` writes :class:`~django_webhooks.models.Event` rows inside the caller's
+transaction (model signals, ``send_event``) and wakes the queue for when it commits: a
+rollback takes both away, a commit makes the event the truth. That is all a save pays for,
+whatever the number of subscribers. An event of a tracked object keeps the object's fields;
+a later save of the same object in the same transaction brings its earlier events up to date
+(:func:`restate`), so each event holds the object as its transaction committed it.
+
+A worker then fans the events out to their webhooks (:mod:`django_webhooks.worker.dispatch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+from .. import events, payloads, wakeup
+from ..ids import new_event_id
+from ..models import Event
+from ..rows import insert_fields, insert_sql
+from .subscriptions import subscribed
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict[str, Any] | None = None  # None: built from the object once the change committed
+    object_model: str = ""
+    object_pk: str = ""
+    previous: dict[str, Any] | None = None
+    state: str | None = None  # snapshots.object_state() of the saved order
+
+
+def record_events(
+    new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS
+) -> list[tuple[str, datetime]]:
+    """Write events in the current transaction and wake the queue for when it commits.
+
+    Returns each event's id and creation time. Outside a transaction (autocommit) the events
+    and the wake-up share one of their own. This is the order save's share of the work, so
+    the row values are adapted here directly, without model instances.
+    """
+    if not new_events:
+        return []
+    connection = connections[using]
+    ops = connection.ops
+    now = timezone.now()
+    created_at = ops.adapt_datetimefield_value(now)
+    encoded: dict[int, Any] = {}  # the events of one save share their ``previous``
+
+    def json_value(value: Any) -> Any:
+        if id(value) not in encoded:
+            encoded[id(value)] = _json(ops, value)
+        return encoded[id(value)]
+
+    ids, params = [], []
+    for new in new_events:
+        ids.append(new_event_id())
+        values = {
+            "id": ids[-1],
+            "type": new.type,
+            "created_at": created_at,
+            "object_model": new.object_model,
+            "object_pk": new.object_pk,
+            "previous": json_value(new.previous),
+            "object_state": new.state,
+            "data": json_value(new.data),
+            "dispatched_at": None,
+        }
+        params += [values[field.attname] for field in insert_fields(Event)]
+    with transaction.atomic(using=using, savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute(insert_sql(Event, using, len(ids)), params)
+        open_transaction = _open_transaction(connection, create=True)
+    for event_id, new in zip(ids, new_events, strict=True):
+        if new.state is not None:
+            key = (new.object_model, new.object_pk)
+            open_transaction.events.setdefault(key, []).append(event_id)
+    return [(event_id, now) for event_id in ids]
+
+
+def events_in_open_transaction(
+    object_model: str, object_pk: str, using: str = DEFAULT_DB_ALIAS
+) -> list[str]:
+    """The ids of the events recorded for this object in the open transaction (in memory)."""
+    open_transaction = _open_transaction(connections[using], create=False)
+    if open_transaction is None:
+        return []
+    return open_transaction.events.get((object_model, object_pk), [])
+
+
+def restate(event_ids: Sequence[str], state: str | None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """An order saved again in the same transaction: its earlier events take the newer state.
+
+    None (the new save had deferred fields) leaves them to read the committed row.
+    """
+    Event.objects.using(using).filter(id__in=list(event_ids)).update(object_state=state)
+
+
+@dataclass
+class _OpenTransaction:
+    """The order events written so far in one transaction of one connection."""
+
+    # The transaction's wake-up, registered with on_commit: it stays in the connection's list
+    # exactly as long as this transaction (or the savepoint it was made in) is alive, so a
+    # commit or a rollback retires this record without a hook of ours in either.
+    wake_up: Any
+    events: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+
+_OPEN_TRANSACTION = "_django_webhooks_open_transaction"
+
+
+def _open_transaction(connection, *, create: bool) -> _OpenTransaction | None:
+    """This connection's record of its open transaction; made (with its wake-up) on demand."""
+    if not connection.in_atomic_block:
+        return None
+    current = getattr(connection, _OPEN_TRANSACTION, None)
+    if current is not None and any(
+        entry[1] is current.wake_up for entry in connection.run_on_commit
+    ):
+        return current
+    if not create:
+        return None
+    current = _OpenTransaction(wake_up=wakeup.wake_on_commit(connection.alias))
+    setattr(connection, _OPEN_TRANSACTION, current)
+    return current
+
+
+def _json(ops, value: Any) -> Any:
+    return None if value is None else ops.adapt_json_value(value, DjangoJSONEncoder)
+
+
+def send_event(
+    type: str,  # noqa: A002 - the public name
+    data: Mapping[str, Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> Event | None:
+    """Emit an event of a registered type; delivered after the current transaction commits.
+
+    Returns the event, or None when no active webhook fires on this type.
+    """
+    if not events.is_registered(type):
+        raise ValueError(f"Unknown event type {type!r}: register it with register_event() first.")
+    if not isinstance(data, Mapping):
+        raise TypeError(f"Event data must be a mapping, not {data.__class__.__name__}.")
+    try:
+        json_data = payloads.to_json_compatible(dict(data))
+    except TypeError as error:
+        raise TypeError(f"Event data is not JSON serializable: {error}") from error
+    if not subscribed([type], using):
+        return None
+    ((event_id, created_at),) = record_events([NewEvent(type=type, data=json_data)], using=using)
+    event = Event(id=event_id, type=type, created_at=created_at, data=json_data)
+    event._state.adding, event._state.db = False, using
+    return event

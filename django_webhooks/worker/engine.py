@@ -1,0 +1,139 @@
+"""One delivery run: claim due attempts, send them side by side, record the outcomes.
+
+One run (one django-q2 task) keeps up to ``CONCURRENCY`` requests in flight on a thread
+pool, at most ``CONCURRENCY_PER_WEBHOOK`` of them to any one webhook, so a receiver that never
+answers holds a few threads, not the worker. Attempts are claimed only when a thread is free
+to send them at once, which is what lets a short lease (``TIMEOUT`` + a margin) detect a
+worker that died mid-flight. Outcomes are written in batches, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+
+from django.db import DEFAULT_DB_ALIAS
+from django.utils import timezone
+
+from ..conf import webhook_settings
+from ..models import DeliveryAttempt
+from ..policy import Verdict
+from ..timing import RUN_BUDGET_SECONDS
+from .claims import claim
+from .dispatch import dispatch_pending
+from .outcomes import record_outcomes
+from .sending import Prepared, is_deliverable, pool, prepare, send
+
+logger = logging.getLogger("django_webhooks")
+
+#: How often a busy run looks for new due work even if nothing in flight has finished.
+POLL_SECONDS = 0.25
+#: How long a run waits for more answers after one came, to record them together.
+LINGER_SECONDS = 0.003
+
+Status = DeliveryAttempt.Status
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+
+
+def cancel(attempts: list[DeliveryAttempt], reason: str, *, using: str) -> None:
+    DeliveryAttempt.objects.using(using).filter(pk__in=[a.pk for a in attempts]).update(
+        status=Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None, error=reason
+    )
+
+
+def run(
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    budget: float = RUN_BUDGET_SECONDS,
+    wake: Callable[..., object] | None = None,
+) -> RunStats:
+    """Deliver what is due until nothing is, or the budget is spent (then hand over)."""
+    stats = RunStats()
+    concurrency = max(webhook_settings.CONCURRENCY, 1)
+    threads = pool(concurrency)
+    in_flight: dict[Future, Prepared] = {}
+    per_webhook: Counter = Counter()
+    bodies: dict = {}
+    stop_claiming_at = time.monotonic() + budget
+    more_due, asked_for_help = False, False
+    dispatch_at = 0.0
+    while True:
+        claimed_any = False
+        free = concurrency - len(in_flight)
+        if free > 0 and time.monotonic() < stop_claiming_at:
+            # Looking for new events costs a transaction: again at once while it finds some,
+            # else every POLL_SECONDS (events committed meanwhile also wake another task).
+            if time.monotonic() >= dispatch_at:
+                dispatched = dispatch_pending(using)
+                dispatch_at = time.monotonic() + (0 if dispatched else POLL_SECONDS)
+            attempts, more_due = claim(free, per_webhook, using=using)
+            claimed_any = bool(attempts)
+            stats.claimed += len(attempts)
+            now = timezone.now()
+            undeliverable = [a for a in attempts if not is_deliverable(a.webhook)]
+            if undeliverable:
+                cancel(
+                    undeliverable,
+                    "The webhook is inactive, deleted or its key revoked.",
+                    using=using,
+                )
+                stats.cancelled += len(undeliverable)
+            unrenderable = []
+            for attempt in attempts:
+                if attempt in undeliverable:
+                    continue
+                try:
+                    prepared = prepare(attempt, now, bodies)
+                except Exception:
+                    # Deterministic: retrying would fail the same way. One bad event must not
+                    # stop the run (and strand the others already in flight).
+                    logger.exception("Cannot render event %s; not sent.", attempt.event_id)
+                    unrenderable.append(attempt)
+                    continue
+                in_flight[threads.submit(send, prepared)] = prepared
+                per_webhook[attempt.webhook_id] += 1
+            if unrenderable:
+                cancel(
+                    unrenderable, "The payload could not be rendered (see the log).", using=using
+                )
+                stats.cancelled += len(unrenderable)
+            if more_due and not asked_for_help and wake is not None:
+                wake(using=using)  # more is due than this run can take: let another worker join
+                asked_for_help = True
+        if not in_flight:
+            if claimed_any:
+                continue
+            break
+        done, pending = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        if done and pending:
+            # Answers that come a moment later join this batch: one transaction records them.
+            done |= wait(pending, timeout=LINGER_SECONDS, return_when=ALL_COMPLETED)[0]
+        finished = []
+        for future in done:
+            prepared = in_flight.pop(future)
+            per_webhook[prepared.attempt.webhook_id] -= 1
+            finished.append(future.result())
+        if finished:
+            stats.sent += len(finished)
+            verdicts = record_outcomes(finished, using=using)
+            stats.verdicts.update(verdicts)
+            stats.succeeded += verdicts[Verdict.SUCCEEDED]
+            stats.failed += len(finished) - verdicts[Verdict.SUCCEEDED]
+        if len(bodies) > 1000:
+            bodies.clear()
+    if time.monotonic() >= stop_claiming_at and wake is not None:
+        wake(using=using)  # out of budget, maybe with work left: hand over to a fresh task
+    return stats

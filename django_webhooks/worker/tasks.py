@@ -1,0 +1,71 @@
+"""The django-q2 tasks: deliver what is due, sweep what a crash left behind.
+
+Enqueued by :mod:`django_webhooks.wakeup` by dotted path (and the sweeper, every minute, by a
+django-q2 schedule as a safety net beside the ticker).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+from django.utils import timezone
+
+from .. import wakeup
+from ..models import DeliveryAttempt, Event
+from ..timing import UNCLAIMED_AFTER_SECONDS
+from .claims import release_lost_claims
+from .engine import run
+
+
+def deliver(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+    """Dispatch new events and deliver what is due (:mod:`.engine`)."""
+    stats = run(using=using, wake=wakeup.wake)
+    return {"claimed": stats.claimed, "sent": stats.sent, "succeeded": stats.succeeded}
+
+
+def sweep(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+    """Recover what a crash or a lost wake-up left behind: dead leases, unclaimed work."""
+    now = timezone.now()
+    released = release_lost_claims(using=using, now=now)
+    # Not an EXISTS: PostgreSQL estimates status and scheduled_for independently, expects
+    # many due rows and scans the table for one; ordered by scheduled_for it reads the
+    # partial index attempt_due_idx from its due end.
+    due = newest_due(using, now) is not None
+    stale = now - timedelta(seconds=UNCLAIMED_AFTER_SECONDS)
+    undispatched = Event.objects.using(using).filter(
+        dispatched_at__isnull=True, created_at__lt=stale
+    )
+    woke = (released > 0 or due or undispatched.exists()) and wakeup.wake(using=using)
+    return {"released": released, "woke": woke}
+
+
+def newest_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> datetime | None:
+    return (
+        DeliveryAttempt.objects.using(using)
+        .filter(status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now or timezone.now())
+        .order_by("-scheduled_for")
+        .values_list("scheduled_for", flat=True)
+        .first()
+    )
+
+
+def newest_undispatched(using: str = DEFAULT_DB_ALIAS) -> datetime | None:
+    return (
+        Event.objects.using(using)
+        .filter(dispatched_at__isnull=True)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def next_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> datetime | None:
+    return (
+        DeliveryAttempt.objects.using(using)
+        .filter(status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__gt=now or timezone.now())
+        .order_by("scheduled_for")
+        .values_list("scheduled_for", flat=True)
+        .first()
+    )
