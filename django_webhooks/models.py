@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import events, signing, tokens
 from .conf import webhook_settings
+from .fields import SecretCharField
 from .ids import event_id_floor, new_event_id
 from .payloads import JSON, XML
 from .validators import (
@@ -88,7 +89,7 @@ class ApiKey(models.Model):
 
     name = models.CharField(_("name"), max_length=50)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
-    hashed_key = models.CharField(max_length=150, editable=False)
+    hashed_key = SecretCharField(max_length=150, editable=False)
     created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     revoked = models.BooleanField(
         _("revoked"),
@@ -97,10 +98,10 @@ class ApiKey(models.Model):
     )
     expiry_date = models.DateTimeField(_("expires"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    signing_secret = models.CharField(
+    signing_secret = SecretCharField(
         _("signing secret"), max_length=100, default=signing.generate_secret, editable=False
     )
-    previous_signing_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_signing_secret = SecretCharField(max_length=100, blank=True, editable=False)
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyManager()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django
+from django.contrib.admin.options import BaseModelAdmin
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -11,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
+from ..fields import is_secret
 from ..models import DeliveryAttempt
 
 Status = DeliveryAttempt.Status
@@ -39,7 +45,35 @@ def redirect_target(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-class ObjectViewsMixin:
+def touches_a_secret(model: Any, lookup: str) -> bool:
+    """Whether ``lookup`` (``a__b__c__op``) passes through a secret field on its way."""
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False
+        if is_secret(field):
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+class SecretLookupsRefusedMixin(BaseModelAdmin):
+    """Change lists answer 400 to a query-string filter that looks into a secret column.
+
+    Django allows lookups on a model's own fields whatever ``list_filter`` says; on a secret
+    that is an oracle a view-only user can read it through (see :mod:`django_webhooks.fields`).
+    """
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if touches_a_secret(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+class ObjectViewsMixin(SecretLookupsRefusedMixin):
     """Small POST views on one object, behind the admin's login and CSRF protection."""
 
     def _object_url(self, name: str, view, suffix: str):
