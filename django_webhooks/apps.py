@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -12,11 +14,13 @@ class WebhooksConfig(AppConfig):
         from django.apps import apps
         from django.core.signals import setting_changed
 
-        from . import checks, notifications  # noqa: F401 - checks register themselves
+        from . import checks, events, notifications, sources, wakeup  # noqa: F401 - checks register
         from .recording import tracking
 
+        events.add_provider(sources.event_types)
         tracking.connect()
         notifications.connect()
+        wakeup.quiet_enqueue_logs()
         setting_changed.connect(
             _reconnect_on_settings_change, dispatch_uid="django_webhooks.settings"
         )
@@ -28,8 +32,8 @@ class WebhooksConfig(AppConfig):
             post_spawn.connect(start_ticker, dispatch_uid="django_webhooks.ticker")
 
 
-def _reconnect_on_settings_change(setting: str, **kwargs) -> None:
+def _reconnect_on_settings_change(setting: str, **kwargs: Any) -> None:
     if setting == "WEBHOOKS":
         from .recording import tracking
 
-        tracking.connect()
+        tracking.connect()  # rebuilds the sources too

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "DEACTIVATE_STATUS_CODES": [400, 401, 403, 404, 405, 406, 410, 411],
     "UNSUBSCRIBE_PHRASE": "please unsubscribe me",
     "ALLOW_PRIVATE_DESTINATIONS": False,
+    "SOURCES": None,
     # Ours.
     "CONCURRENCY": 16,
     "CONCURRENCY_PER_WEBHOOK": 4,
@@ -52,6 +53,10 @@ class WebhookSettings:
     @property
     def ORDER_SERIALIZER(self) -> str | type | Callable[[models.Model], dict] | None:
         return self._get("ORDER_SERIALIZER")
+
+    @property
+    def SOURCES(self) -> dict[str, Any] | None:
+        return self._get("SOURCES")
 
     @property
     def TIMEOUT(self) -> float:

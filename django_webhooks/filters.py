@@ -48,7 +48,7 @@ class CompiledFilter:
     object_conditions: tuple[Predicate, ...]
     item_conditions: tuple[Predicate, ...] | None  # None: no item filter
 
-    def decide(self, data: Any) -> Decision:
+    def decide(self, data: Any, items_key: str = ITEMS_KEY) -> Decision:
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict):
             obj = {}
@@ -56,7 +56,7 @@ class CompiledFilter:
             return Decision(deliver=False)
         if self.item_conditions is None:
             return Decision(deliver=True)
-        items = obj.get(ITEMS_KEY)
+        items = obj.get(items_key)
         if not isinstance(items, list):
             return Decision(deliver=False)
         kept = [
@@ -68,7 +68,7 @@ class CompiledFilter:
             return Decision(deliver=False)
         if len(kept) == len(items):
             return Decision(deliver=True)
-        return Decision(deliver=True, object_override={**obj, ITEMS_KEY: kept})
+        return Decision(deliver=True, object_override={**obj, items_key: kept})
 
 
 PASS_ALL = CompiledFilter(object_conditions=(), item_conditions=None)

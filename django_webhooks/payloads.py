@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 JSON = "json"
 XML = "xml"
@@ -46,26 +48,59 @@ def render_event(event: RenderableEvent, fmt: str, object_override: Any = None) 
 
 
 def timestamp(moment: datetime) -> str:
-    """``2026-11-28T01:02:03Z``: UTC, to the second."""
+    """``2026-11-28T01:02:03Z``: RFC 3339, UTC, to the second. Every datetime in a payload."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PayloadJSONEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder, with datetimes as :func:`timestamp` writes them."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return timestamp(o)
+        return super().default(o)
+
+
+# A datetime as a serializer (DRF's DateTimeField, a store's own code) writes it out.
+_DATETIME_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})", re.ASCII
+)
 
 
 def to_json_compatible(value: Any) -> Any:
     """What ``value`` looks like after a JSON round trip (Decimal, date, UUID → strings).
 
-    Raises TypeError for what JSON cannot carry, NaN and infinities included.
+    Datetimes, as objects or as text with a time zone (what DRF writes), come out in the one
+    payload format of :func:`timestamp`. Raises TypeError for what JSON cannot carry, NaN and
+    infinities included.
     """
     try:
-        encoded = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+        encoded = json.dumps(value, cls=PayloadJSONEncoder, allow_nan=False)
     except ValueError as error:  # nan, inf: no JSON number
         raise TypeError(str(error)) from error
-    return json.loads(encoded)
+    return _normalise_datetimes(json.loads(encoded))
+
+
+def _normalise_datetimes(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) >= 20 and _DATETIME_TEXT.fullmatch(value):
+            parsed = parse_datetime(value.replace(" ", "T", 1))
+            if parsed is not None and parsed.tzinfo is not None:
+                return timestamp(parsed)
+        return value
+    if isinstance(value, dict):
+        return {key: _normalise_datetimes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalise_datetimes(item) for item in value]
+    return value
 
 
 def render(document: Mapping[str, Any], fmt: str) -> bytes:
     if fmt == XML:
         return render_xml(document)
-    text = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(document, cls=PayloadJSONEncoder, ensure_ascii=False, separators=(",", ":"))
     return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
@@ -103,7 +138,7 @@ def _fill(element: ElementTree.Element, value: Any) -> None:
 
 
 def _scalar(value: Any) -> str:
-    encoded = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    encoded = json.loads(json.dumps(value, cls=PayloadJSONEncoder))
     return encoded if isinstance(encoded, str) else json.dumps(encoded)
 
 

@@ -1,45 +1,25 @@
-"""What ``data.object`` holds for a model instance: ORDER_SERIALIZER, or every concrete field.
+"""An event's object, kept with the event and rendered by the worker.
 
-An order event's object is the order as the event's transaction committed it, but the payload
-is built later, by a worker. So the order's own fields are kept with the event
-(:func:`object_state`) and the instance is rebuilt from them (:func:`rebuild`) before the
-serializer runs; its related rows (items, customer) are read then.
+An event's object is the instance as the event's transaction committed it, but the payload is
+built later, by a worker. So the instance's own fields are kept with the event
+(:func:`object_state`) and the instance is rebuilt from them (:func:`rebuild`) before its
+source's serializer runs (:func:`object_snapshot`); its related rows (items, customer) are
+read then.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
-from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.utils.module_loading import import_string
 
-from . import payloads
-from .conf import webhook_settings
+from . import sources
+from .sources import concrete_fields_snapshot
 
-Serializer = Callable[[models.Model], dict[str, Any]]
-
-
-def order_model() -> type[models.Model] | None:
-    label = webhook_settings.ORDER_MODEL
-    if not label:
-        return None
-    return apps.get_model(label)
-
-
-def model_label(model: type[models.Model]) -> str:
-    return model._meta.label_lower
-
-
-def concrete_fields_snapshot(instance: models.Model) -> dict[str, Any]:
-    """Every concrete field by name; a foreign key gives its primary key."""
-    return {
-        field.name: field.value_from_object(instance) for field in instance._meta.concrete_fields
-    }
+__all__ = ["concrete_fields_snapshot", "object_snapshot", "object_state", "rebuild"]
 
 
 _JSON_NATIVE = (str, int, float, bool)
@@ -95,22 +75,13 @@ def rebuild(model: type[models.Model], state: str, using: str) -> models.Model:
     )
 
 
-@lru_cache(maxsize=8)
-def _resolve(spec: str | type | Callable | None) -> Serializer:
-    if spec is None:
-        return concrete_fields_snapshot
-    target = import_string(spec) if isinstance(spec, str) else spec
-    if isinstance(target, type):
-        from rest_framework.serializers import BaseSerializer
-
-        if issubclass(target, BaseSerializer):
-            return lambda instance: dict(target(instance).data)
-    if callable(target):
-        return target
-    raise TypeError(f"ORDER_SERIALIZER {spec!r} is neither a DRF serializer nor a callable.")
+def object_snapshot(instance: models.Model) -> dict[str, Any]:
+    """``data.object`` for an instance of a source model, as its source's serializer gives it."""
+    source = sources.for_model(type(instance))
+    if source is None:
+        raise LookupError(f"{instance._meta.label} is not an event source (WEBHOOKS['SOURCES']).")
+    return source.snapshot(instance)
 
 
-def order_snapshot(instance: models.Model) -> dict[str, Any]:
-    """``data.object`` for an order, JSON-compatible."""
-    serializer = _resolve(webhook_settings.ORDER_SERIALIZER)
-    return payloads.to_json_compatible(serializer(instance))
+#: The name of the seed's days, when every source was an order.
+order_snapshot = object_snapshot

@@ -9,6 +9,7 @@ by dotted path, so this module needs nothing from the worker side.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -33,6 +34,7 @@ def wake(using: str = DEFAULT_DB_ALIAS) -> bool:
     from django_q.tasks import async_task  # django_q's models need the app registry
 
     options: dict[str, Any] = {"task_name": "django_webhooks.deliver", "save": False}
+    _local.enqueuing = True
     try:
         options["broker"] = _broker(webhook_settings.QUEUE_CLUSTER)
         async_task(DELIVER_TASK, using=using, q_options=options)
@@ -41,7 +43,27 @@ def wake(using: str = DEFAULT_DB_ALIAS) -> bool:
             "Could not wake the queue; the sweeper will pick the work up.", exc_info=True
         )
         return False
+    finally:
+        _local.enqueuing = False
     return True
+
+
+class _NotOurWakeUps(logging.Filter):
+    """Drops django-q2's "Enqueued …" line for a wake-up: one per commit is noise in a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_local, "enqueuing", False) and record.levelno <= logging.INFO)
+
+
+_local = threading.local()
+_quiet = _NotOurWakeUps()
+
+
+def quiet_enqueue_logs() -> None:
+    """Attach the filter to django-q2's logger (once; at start-up)."""
+    queue_logger = logging.getLogger("django-q")
+    if _quiet not in queue_logger.filters:
+        queue_logger.addFilter(_quiet)
 
 
 def wake_on_commit(using: str = DEFAULT_DB_ALIAS) -> Callable[[], None]:

@@ -344,14 +344,14 @@ def test_event_of_a_vanished_object_is_dispatched_to_nobody(webhook):
 
 def test_a_serializer_failure_spares_the_other_events(webhook, monkeypatch):
     good, bad = Order.objects.create(), Order.objects.create()
-    original = dispatch.order_snapshot
+    original = dispatch.snapshot_of
 
     def snapshot(order):
         if order.pk == bad.pk:
             raise ValueError("broken serializer")
         return original(order)
 
-    monkeypatch.setattr(dispatch, "order_snapshot", snapshot)
+    monkeypatch.setattr(dispatch, "snapshot_of", snapshot)
     assert dispatch.dispatch_pending() == 1
     assert DeliveryAttempt.objects.get().event.data["object"]["id"] == good.pk
 

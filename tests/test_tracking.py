@@ -312,7 +312,7 @@ def test_the_kept_state_restores_every_field_exactly(webhook):
     order = Order.objects.create(note="précis ✓")
     (event,) = delivered("order.created")
     order.refresh_from_db()
-    fresh = dispatch.order_snapshot(order)
+    fresh = dispatch.snapshot_of(order)
     assert event.data["object"] == fresh  # microseconds, decimals, foreign keys included
 
 

@@ -13,18 +13,19 @@ A worker then fans the events out to their webhooks (:mod:`django_webhooks.worke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
-from .. import events, payloads, wakeup
+from .. import events, payloads, sources, wakeup
 from ..ids import new_event_id
 from ..models import Event
 from ..rows import insert_fields, insert_sql
+from ..snapshots import object_state
 from .subscriptions import subscribed
 
 
@@ -80,7 +81,7 @@ def record_events(
             cursor.execute(insert_sql(Event, using, len(ids)), params)
         open_transaction = _open_transaction(connection, create=True)
     for event_id, new in zip(ids, new_events, strict=True):
-        if new.state is not None:
+        if new.object_model:
             key = (new.object_model, new.object_pk)
             open_transaction.events.setdefault(key, []).append(event_id)
     return [(event_id, now) for event_id in ids]
@@ -97,11 +98,20 @@ def events_in_open_transaction(
 
 
 def restate(event_ids: Sequence[str], state: str | None, using: str = DEFAULT_DB_ALIAS) -> None:
-    """An order saved again in the same transaction: its earlier events take the newer state.
+    """An object saved again in the same transaction: its earlier events take the newer state.
 
-    None (the new save had deferred fields) leaves them to read the committed row.
+    None (the new save had deferred fields) leaves them to read the committed row. Events
+    whose object was rendered when they were recorded (deletes) keep it.
     """
-    Event.objects.using(using).filter(id__in=list(event_ids)).update(object_state=state)
+    Event.objects.using(using).filter(id__in=list(event_ids), data__isnull=True).update(
+        object_state=state
+    )
+
+
+def drop_events(event_ids: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Take back events of the open transaction (a value changed, then changed back)."""
+    if event_ids:
+        Event.objects.using(using).filter(id__in=list(event_ids), dispatched_at=None).delete()
 
 
 @dataclass
@@ -140,25 +150,73 @@ def _json(ops, value: Any) -> Any:
 
 def send_event(
     type: str,  # noqa: A002 - the public name
-    data: Mapping[str, Any],
+    data: Mapping[str, Any] | None = None,
     *,
-    using: str = DEFAULT_DB_ALIAS,
+    instance: models.Model | None = None,
+    using: str | None = None,
 ) -> Event | None:
     """Emit an event of a registered type; delivered after the current transaction commits.
 
+    With ``instance`` (an object of an event source), ``data.object`` is that object as its
+    source's serializer renders it from the committed rows, built by the worker like the
+    built-in events' (and item filters apply); ``data`` then adds keys beside ``object``.
     Returns the event, or None when no active webhook fires on this type.
     """
     if not events.is_registered(type):
         raise ValueError(f"Unknown event type {type!r}: register it with register_event() first.")
-    if not isinstance(data, Mapping):
+    if data is not None and not isinstance(data, Mapping):
         raise TypeError(f"Event data must be a mapping, not {data.__class__.__name__}.")
+    if data is None and instance is None:
+        raise TypeError("send_event() needs data, an instance, or both.")
     try:
-        json_data = payloads.to_json_compatible(dict(data))
+        json_data = payloads.to_json_compatible(dict(data)) if data is not None else None
     except TypeError as error:
         raise TypeError(f"Event data is not JSON serializable: {error}") from error
+    new = NewEvent(type=type, data=json_data)
+    if instance is not None:
+        new = _about(instance, new)
+        using = using or instance._state.db
+    using = using or DEFAULT_DB_ALIAS
     if not subscribed([type], using):
         return None
-    ((event_id, created_at),) = record_events([NewEvent(type=type, data=json_data)], using=using)
-    event = Event(id=event_id, type=type, created_at=created_at, data=json_data)
+    ((event_id, created_at),) = record_events([new], using=using)
+    event = Event(
+        id=event_id,
+        type=type,
+        created_at=created_at,
+        data=new.data,
+        object_model=new.object_model,
+        object_pk=new.object_pk,
+        object_state=new.state,
+    )
     event._state.adding, event._state.db = False, using
     return event
+
+
+def _about(instance: models.Model, new: NewEvent) -> NewEvent:
+    """``new`` about ``instance``: its object rendered by the worker from the committed row."""
+    source = sources.for_model(type(instance))
+    if source is None:
+        raise ValueError(
+            f"{instance._meta.label} is not an event source: add it to WEBHOOKS['SOURCES'] "
+            "or pass its data yourself."
+        )
+    if instance.pk is None:
+        raise ValueError(
+            f"Save the {instance._meta.verbose_name} before sending an event about it."
+        )
+    if new.data is not None and "object" in new.data:
+        raise TypeError("Give either data['object'] or instance, not both.")
+    # The row as loaded or last saved, if the instance holds no unsaved change; else the worker
+    # reads the committed row.
+    loaded = instance.__dict__.get(sources.LOADED, {})
+    clean = all(
+        name in loaded and loaded[name] == getattr(instance, name)
+        for name in source.remembered_attnames
+    )
+    return replace(
+        new,
+        object_model=source.label,
+        object_pk=str(instance.pk),
+        state=object_state(instance) if clean else None,
+    )

@@ -1,15 +1,17 @@
-"""Order saves and deletes → order events (README: "Events").
+"""Source saves and deletes → events, in the save's transaction (README: "Events").
 
-Like django-model-utils' FieldTracker, every order instance remembers the values it was
-loaded (or last saved) with; ``post_save`` compares, and when some active webhook listens,
-records the events in the save's transaction, each with the order's fields as saved (a
-later save in the same transaction updates them: the event shows the order as committed).
-``pre_delete`` records ``order.deleted`` while the order's items still exist. An order save
-thus costs no extra read; only one small query (who listens?) and, when someone does, one
-INSERT and the queue's wake-up.
+Like django-model-utils' FieldTracker, every instance of a source model remembers the values
+it was loaded (or last saved) with; ``post_save`` compares, and when some active webhook
+listens, records the events in the save's transaction, each with the instance's fields as
+saved (a later save in the same transaction updates them: the event shows the object as
+committed). ``pre_delete`` records ``<prefix>.deleted`` while the object's related rows still
+exist. A save thus costs no extra read; only one small query (who listens?) and, when someone
+does, one INSERT and the queue's wake-up. Status values that are properties or methods, and
+the writes of ``related`` rows that change them, are :mod:`.derived`'s.
 
-Not seen, as in every signal-based app: ``QuerySet.update()`` and raw SQL. An instance
-refreshed with ``refresh_from_db()`` compares against what it was loaded with.
+Not seen, as in every signal-based app: ``QuerySet.update()`` (use
+``django_webhooks.update()``), ``bulk_create`` / ``bulk_update`` (see
+``django_webhooks.bulk_saved()``) and raw SQL.
 """
 
 from __future__ import annotations
@@ -18,61 +20,57 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.signals import post_init, post_save, pre_delete
+from django.db.models.signals import post_delete, post_init, post_save, pre_delete, pre_save
 
-from .. import events, payloads
-from ..snapshots import model_label, object_state, order_model, order_snapshot
-from . import outbox
+from .. import payloads, sources
+from ..snapshots import object_state
+from ..sources import Source
+from . import derived, outbox
 from .subscriptions import subscribed
 
-_LOADED = "_django_webhooks_loaded"
-_UIDS = {
-    post_init: "django_webhooks.recording.tracking.remember",
-    post_save: "django_webhooks.recording.tracking.after_save",
-    pre_delete: "django_webhooks.recording.tracking.before_delete",
-}
-_RECEIVERS: dict = {}
-_connected: type[models.Model] | None = None
+LOADED = sources.LOADED
+_UID = "django_webhooks.recording.tracking"
+_connected: list[tuple[Any, type[models.Model], str]] = []
 
 
 def connect() -> None:
-    """(Re)attach the receivers to ``WEBHOOKS["ORDER_MODEL"]``; a bad setting is left to checks."""
-    global _connected
+    """(Re)attach the receivers to the sources' models; a bad source is left to the checks."""
     disconnect()
-    try:
-        model = order_model()
-    except (LookupError, ValueError, TypeError, AttributeError):
-        return  # a wrong ORDER_MODEL is reported by the system check E003
-    if model is None:
-        return
-    for signal, receiver in _RECEIVERS.items():
-        signal.connect(receiver, sender=model, dispatch_uid=_UIDS[signal])
-    _connected = model
+    sources.reset()
+    for source in sources.all_sources().values():
+        model = source.model
+        _connect(post_init, _remember, model)
+        _connect(post_save, _after_save, model)
+        _connect(pre_delete, _before_delete, model)
+        if source.derived_status_fields:
+            _connect(pre_save, derived.before_source_save, model)
+        for related in source.related:
+            _connect(post_init, derived.remember_parent, related.model)
+            _connect(pre_save, derived.before_related_write, related.model)
+            _connect(post_save, derived.after_related_write, related.model)
+            _connect(pre_delete, derived.before_related_write, related.model)
+            _connect(post_delete, derived.after_related_write, related.model)
+
+
+def _connect(signal: Any, receiver: Any, model: type[models.Model]) -> None:
+    uid = f"{_UID}.{receiver.__name__}.{model._meta.label_lower}"
+    signal.connect(receiver, sender=model, dispatch_uid=uid)
+    _connected.append((signal, model, uid))
 
 
 def disconnect() -> None:
-    global _connected
-    if _connected is not None:
-        for signal, uid in _UIDS.items():
-            signal.disconnect(sender=_connected, dispatch_uid=uid)
-    _connected = None
+    while _connected:
+        signal, model, uid = _connected.pop()
+        signal.disconnect(sender=model, dispatch_uid=uid)
 
 
-def _tracked_fields(model: type[models.Model]) -> list[models.Field]:
-    return [
-        field
-        for field in model._meta.concrete_fields
-        if not field.primary_key and not getattr(field, "auto_now", False)
-    ]
-
-
-def _remember(sender, instance: models.Model, **kwargs) -> None:
+def _remember(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    source = sources.for_model(sender)
+    if source is None:
+        return
     values = instance.__dict__
-    instance.__dict__[_LOADED] = {
-        field.attname: values[field.attname]
-        for field in _tracked_fields(sender)
-        if field.attname in values  # deferred fields are not loaded, so not compared
-    }
+    # Deferred fields are not loaded, so not compared.
+    values[LOADED] = {name: values[name] for name in source.remembered_attnames if name in values}
 
 
 def _saved(field: models.Field, update_fields: Any) -> bool:
@@ -80,36 +78,49 @@ def _saved(field: models.Field, update_fields: Any) -> bool:
     return update_fields is None or field.name in update_fields or field.attname in update_fields
 
 
-def _after_save(sender, instance, created, raw=False, using=None, update_fields=None, **kwargs):
-    loaded = instance.__dict__.get(_LOADED, {})
+def _after_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool,
+    raw: bool = False,
+    using: str = "default",
+    update_fields: Any = None,
+    **kwargs: Any,
+) -> None:
+    source = sources.for_model(sender)
+    if source is None:
+        return
+    loaded = instance.__dict__.get(LOADED, {})
     # What the database holds now: the saved fields' new values, the others' as they were.
     unsaved = {
         field.attname: loaded[field.attname]
-        for field in _tracked_fields(sender)
+        for field in source.remembered_fields
         if not _saved(field, update_fields) and field.attname in loaded
     }
     _remember(sender, instance)
-    instance.__dict__[_LOADED].update(unsaved)
+    instance.__dict__[LOADED].update(unsaved)
     if raw:
         return
-    label, pk = model_label(sender), str(instance.pk)
+    pk = str(instance.pk)
     previous = None
     if created:
-        types = [events.ORDER_CREATED]
+        types = [source.type_of("created")] if "created" in source.actions else []
+        derived.mark_created(source, pk, using)
     else:
-        previous = _changes(sender, instance, loaded, update_fields)
-        types = [events.ORDER_UPDATED] if previous else []
+        previous = changes(source, instance, loaded, update_fields)
+        types = [source.type_of("updated")] if previous and "updated" in source.actions else []
         types += [
-            event_type
-            for field_name, event_type in events.STATUS_FIELD_EVENTS.items()
-            if field_name in previous
+            status.event_type
+            for status in source.status_fields
+            if not status.derived and status.name in previous
         ]
     listened = subscribed(types, using)  # no query when nothing changed
     wanted = [event_type for event_type in types if event_type in listened]
-    earlier = outbox.events_in_open_transaction(label, pk, using)
-    if not (wanted or earlier):
+    earlier = outbox.events_in_open_transaction(source.label, pk, using)
+    derived_pending = bool(source.derived_status_fields) and not created
+    if not (wanted or earlier or derived_pending):
         return
-    # The row as this save left it: what every event of this order in this transaction shows.
+    # The row as this save left it: what every event of this object in this transaction shows.
     state = object_state(instance, unsaved)
     if earlier:
         outbox.restate(earlier, state, using)
@@ -118,7 +129,7 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
             [
                 outbox.NewEvent(
                     type=event_type,
-                    object_model=label,
+                    object_model=source.label,
                     object_pk=pk,
                     previous=previous,
                     state=state,
@@ -127,20 +138,20 @@ def _after_save(sender, instance, created, raw=False, using=None, update_fields=
             ],
             using=using,
         )
+    if derived_pending:
+        derived.after_source_save(source, instance, state, using)
 
 
-def _changes(
-    model: type[models.Model],
-    instance: models.Model,
-    loaded: dict[str, Any],
-    update_fields: Any,
+def changes(
+    source: Source, instance: models.Model, loaded: dict[str, Any], update_fields: Any
 ) -> dict[str, Any]:
-    """The old values (by field name, JSON-compatible) of the fields this save changed."""
+    """The old values (by field name, JSON-compatible) of the fields this save changed.
+
+    ``ignore_fields`` are left out: a change of those alone is no event.
+    """
     changed = {}
-    for field in _tracked_fields(model):
-        if field.attname not in loaded:
-            continue
-        if not _saved(field, update_fields):
+    for field in source.tracked_fields:
+        if field.attname not in loaded or not _saved(field, update_fields):
             continue
         old = loaded[field.attname]
         if _normalised(field, old) != _normalised(field, getattr(instance, field.attname)):
@@ -155,20 +166,27 @@ def _normalised(field: models.Field, value: Any) -> Any:
         return value
 
 
-def _before_delete(sender, instance, using=None, **kwargs) -> None:
-    if not subscribed([events.ORDER_DELETED], using):
+def _before_delete(
+    sender: type[models.Model], instance: models.Model, using: str = "default", **kwargs: Any
+) -> None:
+    source = sources.for_model(sender)
+    if source is None:
+        return
+    pk = str(instance.pk)
+    derived.mark_deleted(source, pk, using)
+    if "deleted" not in source.actions:
+        return
+    event_type = source.type_of("deleted")
+    if not subscribed([event_type], using):
         return
     outbox.record_events(
         [
             outbox.NewEvent(
-                type=events.ORDER_DELETED,
-                data={"object": order_snapshot(instance)},
-                object_model=model_label(sender),
-                object_pk=str(instance.pk),
+                type=event_type,
+                data={"object": source.snapshot(instance)},
+                object_model=source.label,
+                object_pk=pk,
             )
         ],
         using=using,
     )
-
-
-_RECEIVERS.update({post_init: _remember, post_save: _after_save, pre_delete: _before_delete})

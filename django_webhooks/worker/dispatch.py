@@ -15,10 +15,12 @@ from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from .. import sources
 from ..filters import compile_filter
 from ..models import DeliveryAttempt, Event, Webhook
 from ..rows import insert_rows, update_rows
-from ..snapshots import order_snapshot, rebuild
+from ..snapshots import object_snapshot as snapshot_of
+from ..snapshots import rebuild
 
 logger = logging.getLogger("django_webhooks")
 
@@ -73,36 +75,50 @@ def _fan_out(
 ) -> Iterator[tuple[Event, Webhook, dict | None]]:
     """Each (event, webhook) that gets a delivery, with the object the webhook's filter left."""
     for event in pending:
-        if event.data is None:
+        if not _ready(event):
             continue
+        source = sources.for_label(event.object_model) if event.object_model else None
+        items_key = source.items_key if source else sources.ITEMS_KEY
         for webhook in webhooks:
             if webhook.subscribes_to(event.type):
-                decision = compile_filter(webhook.filter).decide(event.data)
+                decision = compile_filter(webhook.filter).decide(event.data, items_key)
                 if decision.deliver:
                     yield event, webhook, decision.object_override
 
 
-def _build_missing_data(pending: list[Event], using: str) -> None:
-    """Order events: ``data.object`` from the order as its transaction committed it.
+def _ready(event: Event) -> bool:
+    return event.data is not None and (not event.object_model or "object" in event.data)
 
-    The order's fields come from the event's ``object_state``; an event without one (the
-    order had deferred fields when saved) reads the committed row instead. A serializer that
-    fails for one order must not hold the others back: that event is logged and left
-    without data, so nothing is sent for it.
+
+def _build_missing_data(pending: list[Event], using: str) -> None:
+    """Events about an object: ``data.object`` from the object as its transaction committed it.
+
+    The object's fields come from the event's ``object_state``; an event without one (the
+    object had deferred fields when saved, or ``send_event`` was given a changed instance)
+    reads the committed row instead. A serializer that fails for one object must not hold the
+    others back: that event is logged and left without data, so nothing is sent for it.
     """
+    unbuilt = [event for event in pending if event.object_model and not _ready(event)]
     needs_row: dict[str, set[str]] = {}
-    for event in pending:
-        if event.data is None and event.object_model and event.object_state is None:
+    for event in unbuilt:
+        if event.object_state is None:
             needs_row.setdefault(event.object_model, set()).add(event.object_pk)
     committed_rows: dict[tuple[str, str], Any] = {}
     for label, pks in needs_row.items():
         for instance in apps.get_model(label)._base_manager.using(using).filter(pk__in=pks):
             committed_rows[(label, str(instance.pk))] = instance
-    for event in pending:
-        if event.data is not None or not event.object_model:
+    for event in unbuilt:
+        source = sources.for_label(event.object_model)
+        if source is None:
+            logger.warning(
+                "%s %s: %s is no longer an event source; nothing to send.",
+                event.type,
+                event.pk,
+                event.object_model,
+            )
             continue
         if event.object_state is not None:
-            instance = rebuild(apps.get_model(event.object_model), event.object_state, using)
+            instance = rebuild(source.model, event.object_state, using)
         else:
             instance = committed_rows.get((event.object_model, event.object_pk))
         if instance is None:
@@ -111,7 +127,7 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
             )
             continue
         try:
-            snapshot = order_snapshot(instance)
+            snapshot = snapshot_of(instance)
         except Exception:
             logger.exception(
                 "Cannot serialize %s %s; event %s is not sent.",
@@ -120,9 +136,10 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
                 event.pk,
             )
             continue
-        event.data = {"object": snapshot}
+        data: dict[str, Any] = {"object": snapshot}
         if event.previous is not None:
-            event.data["previous"] = event.previous
+            data["previous"] = event.previous
+        event.data = {**data, **(event.data or {})}
 
 
 def _skip_commit_flush(using: str) -> None:

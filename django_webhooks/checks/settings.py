@@ -1,28 +1,20 @@
-"""System checks for every setting a store can get wrong. Ids are stable: never reuse one."""
+"""Checks of the ``WEBHOOKS`` dict's own values (the sources have :mod:`.sources`)."""
 
 from __future__ import annotations
 
-import math
 import re
-from numbers import Real
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.checks import Warning as CheckWarning
-from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, webhook_settings
-from .timing import longest_run_seconds
+from ..conf import DEFAULTS
+from .ids import ID, is_number
+from .sources import check_sources
 
-ID = "django_webhooks."
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number (inf and nan would overflow the scheduler's date arithmetic)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 #: Longer than anyone means (a year); larger values overflow datetime arithmetic.
@@ -72,67 +64,17 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 id=ID + "E002",
             )
         )
-    errors += _check_order_model(raw)
-    errors += _check_order_serializer(raw)
+    errors += check_sources(raw)
     errors += _check_delays(raw)
     errors += _check_status_codes(raw)
     errors += _check_scalars(raw)
     return errors
 
 
-def _check_order_model(raw: dict) -> list:
-    label = raw.get("ORDER_MODEL")
-    if label is None:
-        return [
-            CheckWarning(
-                "WEBHOOKS['ORDER_MODEL'] is not set: no order events will fire.",
-                hint="Set it to your order model, e.g. 'shop.Order'.",
-                id=ID + "W001",
-            )
-        ]
-    try:
-        apps.get_model(label)
-    except (LookupError, ValueError, TypeError, AttributeError):
-        return [
-            Error(
-                f"WEBHOOKS['ORDER_MODEL'] = {label!r} is not an installed model.",
-                hint="Use 'app_label.ModelName' of a model in INSTALLED_APPS.",
-                id=ID + "E003",
-            )
-        ]
-    return []
-
-
-def _check_order_serializer(raw: dict) -> list:
-    spec = raw.get("ORDER_SERIALIZER")
-    if spec is None:
-        return []
-    try:
-        target = import_string(spec) if isinstance(spec, str) else spec
-    except ImportError as error:
-        target, reason = None, str(error)
-    else:
-        reason = "it is not a DRF serializer class or a callable"
-    if target is not None:
-        from rest_framework.serializers import BaseSerializer
-
-        if (isinstance(target, type) and issubclass(target, BaseSerializer)) or (
-            not isinstance(target, type) and callable(target)
-        ):
-            return []
-    return [
-        Error(
-            f"WEBHOOKS['ORDER_SERIALIZER'] = {spec!r} cannot be used: {reason}.",
-            hint="Give a dotted path to a DRF serializer class or to a function order -> dict.",
-            id=ID + "E004",
-        )
-    ]
-
-
 def _check_delays(raw: dict) -> list:
     errors = []
     timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    if not _is_number(timeout) or not 0 < timeout <= 300:
+    if not is_number(timeout) or not 0 < timeout <= 300:
         errors.append(
             Error(
                 f"WEBHOOKS['TIMEOUT'] = {timeout!r} must be a number of seconds, above 0 and "
@@ -144,7 +86,7 @@ def _check_delays(raw: dict) -> list:
     if (
         not isinstance(delays, list | tuple)
         or len(delays) > MAX_RETRIES
-        or not all(_is_number(delay) and 0 <= delay <= MAX_DELAY_SECONDS for delay in delays)
+        or not all(is_number(delay) and 0 <= delay <= MAX_DELAY_SECONDS for delay in delays)
     ):
         errors.append(
             Error(
@@ -155,7 +97,7 @@ def _check_delays(raw: dict) -> list:
             )
         )
     grace = raw.get("SIGNING_SECRET_GRACE_HOURS", DEFAULTS["SIGNING_SECRET_GRACE_HOURS"])
-    if not _is_number(grace) or grace < 0:
+    if not is_number(grace) or grace < 0:
         errors.append(
             Error(
                 f"WEBHOOKS['SIGNING_SECRET_GRACE_HOURS'] = {grace!r} must be a number >= 0.",
@@ -247,48 +189,3 @@ def _check_scalars(raw: dict) -> list:
             )
         )
     return errors
-
-
-@register(Tags.compatibility, Tags.database)
-def check_queue(app_configs=None, **kwargs) -> list:
-    q_cluster = getattr(settings, "Q_CLUSTER", {}) or {}
-    if not isinstance(q_cluster, dict):
-        return []
-    warnings = []
-    alias = q_cluster.get("orm")
-    database = settings.DATABASES.get(alias) if alias else None
-    if database and database.get("ENGINE", "").endswith("sqlite3"):
-        options = database.get("OPTIONS", {})
-        init_command = str(options.get("init_command", "")).lower().replace(" ", "")
-        if "journal_mode=wal" not in init_command:
-            warnings.append(
-                CheckWarning(
-                    f"The django-q2 ORM broker uses the SQLite database {alias!r} without WAL.",
-                    hint="Web and worker processes will see 'database is locked'. Add "
-                    "OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;', "
-                    "'transaction_mode': 'IMMEDIATE'}.",
-                    id=ID + "W002",
-                )
-            )
-        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
-            warnings.append(
-                CheckWarning(
-                    f"The SQLite database {alias!r} does not use IMMEDIATE transactions.",
-                    hint="Concurrent writers then fail instead of waiting. Add "
-                    "OPTIONS={'transaction_mode': 'IMMEDIATE'} (Django 5.1+).",
-                    id=ID + "W005",
-                )
-            )
-    timeout = q_cluster.get("timeout")
-    delivery_timeout = webhook_settings.raw().get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    needed = longest_run_seconds(delivery_timeout) if _is_number(delivery_timeout) else None
-    if needed and _is_number(timeout) and timeout < needed:
-        warnings.append(
-            CheckWarning(
-                f"Q_CLUSTER['timeout'] = {timeout} s is shorter than a delivery run "
-                f"(up to {needed:g} s).",
-                hint=f"Set Q_CLUSTER['timeout'] to at least {needed:g} and 'retry' above it.",
-                id=ID + "W003",
-            )
-        )
-    return warnings
