@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import events, signing, tokens
+from . import events, signing, sources, tokens
 from .conf import webhook_settings
 from .fields import SecretCharField
 from .ids import event_id_floor, new_event_id
@@ -206,6 +207,14 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        super().clean()
+        if isinstance(self.events, list):
+            try:
+                sources.check_webhook_filter(self.filter, self.events)
+            except ValidationError as error:
+                raise ValidationError({"filter": error.messages}) from None
 
     def subscribes_to(self, event_type: str) -> bool:
         return event_type in self.events

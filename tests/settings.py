@@ -20,6 +20,7 @@ from example_project.settings import (  # noqa: F401
     TEMPLATES,
 )
 
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.teststore"]
 DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
 # Several checkouts may test at once on one machine: keep their databases and queues apart.
 CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]

@@ -132,3 +132,40 @@ def test_the_schema_does_not_depend_on_the_stores_default_schema_class(settings)
 
     operations = {(path, method) for path, item in document["paths"].items() for method in item}
     assert operations == OPERATIONS
+
+
+STORE_WITHOUT_SCHEMA_SETTINGS = """
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework",
+                    "django_q", "django_webhooks"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    ROOT_URLCONF="django_webhooks.api.urls",
+    Q_CLUSTER={"name": "bare", "orm": "default"},
+    SECRET_KEY="bare", USE_TZ=True, ALLOWED_HOSTS=["testserver"],
+)
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.test import Client
+from django_webhooks.models import ApiKey
+_key, token = ApiKey.objects.create_key(name="Bare")
+answer = Client().get("/schema/?format=json", HTTP_AUTHORIZATION="Api-Key " + token)
+print(answer.status_code, "/webhooks/" in answer.json()["paths"])
+"""
+
+
+def test_the_schema_is_served_in_a_store_without_drf_schema_settings():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", STORE_WITHOUT_SCHEMA_SETTINGS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.stdout.split() == ["200", "True"], result.stdout + result.stderr[-2000:]

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import events
+from .. import events, sources
 from ..models import (
     URL_MAX_LENGTH,
     DeliveryAttempt,
@@ -129,6 +130,17 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     def validate_url(self, value: str) -> str:
         validate_destination_url(value)
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A filter must name what the payloads of the subscribed events have."""
+        instance = self.instance
+        event_types = attrs.get("events", instance.events if instance else [])
+        spec = attrs.get("filter", instance.filter if instance else {})
+        try:
+            sources.check_webhook_filter(spec, event_types)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"filter": error.messages}) from None
+        return attrs
 
     def update(self, instance: Webhook, validated_data: dict[str, Any]) -> Webhook:
         wanted_active = validated_data.pop("is_active", instance.is_active)

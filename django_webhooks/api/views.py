@@ -19,7 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.decorators import action
@@ -36,6 +36,7 @@ from .. import events, redelivery
 from ..exceptions import Conflict, DeliveryRefused
 from ..models import DeliveryAttempt, Webhook
 from . import schema
+from .schema import extend_schema
 from .authentication import ApiKeyAuthentication
 from .parsers import BoundedJSONParser
 from .permissions import HasApiKey

@@ -89,9 +89,10 @@ def _locked(queryset: models.QuerySet) -> models.QuerySet:
 
 def _as_loaded(source: Source, instance: models.Model, using: str) -> models.Model:
     """A fresh instance holding what ``instance`` was loaded (or last saved) with."""
-    loaded = dict(instance.__dict__.get(LOADED, {}))
-    loaded[source.model._meta.pk.attname] = instance.pk
-    return source.model.from_db(using, list(loaded), list(loaded.values()))
+    loaded = {**instance.__dict__.get(LOADED, {}), source.model._meta.pk.attname: instance.pk}
+    # from_db takes the values in the order of the model's fields.
+    names = [f.attname for f in source.model._meta.concrete_fields if f.attname in loaded]
+    return source.model.from_db(using, names, [loaded[name] for name in names])
 
 
 def _record_created(source: Source, instances: list[models.Model], using: str) -> None:

@@ -41,7 +41,6 @@ class Statuses:
     row: str | None = None
     #: The event recorded so far for each status that changed, by status name.
     event_ids: dict[str, str] = field(default_factory=dict)
-    created: bool = False
     deleted: bool = False
 
 
@@ -49,15 +48,9 @@ def _key(source: Source, pk: Any) -> tuple[str, str, str]:
     return ("statuses", source.label, str(pk))
 
 
-def mark_created(source: Source, pk: str, using: str) -> None:
-    """Created in this transaction: its created event shows every value as committed."""
-    if source.derived_status_fields:
-        memo.put(_key(source, pk), Statuses(created=True), using)
-
-
 def mark_deleted(source: Source, pk: str, using: str) -> None:
     """Being deleted: the writes of its related rows that follow (a cascade) change nothing."""
-    if source.derived_status_fields or source.related:
+    if source.derived_status_fields:
         known = memo.get(_key(source, pk), using) or Statuses()
         memo.put(_key(source, pk), replace(known, deleted=True), using)
 
@@ -185,7 +178,7 @@ def _read_after(
     updated: dict[str, Statuses] = {}
     for pk in {str(pk) for pk in pks}:
         known = memo.get(_key(source, pk), using) or before.get(pk)
-        if known is None or known.created or known.deleted:
+        if known is None or known.deleted:
             continue
         known = replace(known, row=row if row is not None else known.row)
         fresh = _fresh(source, pk, known.row, using)

@@ -105,7 +105,6 @@ def _after_save(
     previous = None
     if created:
         types = [source.type_of("created")] if "created" in source.actions else []
-        derived.mark_created(source, pk, using)
     else:
         previous = changes(source, instance, loaded, update_fields)
         types = [source.type_of("updated")] if previous and "updated" in source.actions else []

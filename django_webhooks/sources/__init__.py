@@ -41,6 +41,7 @@ __all__ = [
     "StatusField",
     "all_sources",
     "build",
+    "check_webhook_filter",
     "concrete_fields_snapshot",
     "configured",
     "event_types",
@@ -99,6 +100,13 @@ def related_to(model: type[models.Model]) -> list[tuple[Source, Related]]:
     """The sources whose status values rows of ``model`` are part of, with the path."""
     all_sources()
     return _by_related_model.get(model, [])
+
+
+def check_webhook_filter(spec: Any, event_types: list[str]) -> None:
+    """Raise ValidationError if the filter names what a subscribed source's payload lacks."""
+    from .shapes import check_filter
+
+    check_filter(spec, list(event_types or []), list(all_sources().values()))
 
 
 def event_types() -> list[tuple[str, Any]]:
