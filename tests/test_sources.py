@@ -370,3 +370,33 @@ def test_a_filter_on_what_the_payload_has_is_accepted(api_key):
         },
     )
     webhook.full_clean()
+
+
+def paid_in_full(purchase: Purchase) -> bool:
+    """A status the store computes outside its model (as for a framework's model)."""
+    return Purchase.objects.get(pk=purchase.pk).amount_paid >= purchase.total
+
+
+def test_a_status_may_be_a_function_given_by_dotted_path(api_key):
+    sources = {
+        "purchase": {
+            "model": "teststore.Purchase",
+            "status_fields": {
+                "paid_in_full": {
+                    "type": "purchase.paid_in_full_changed",
+                    "value": "tests.test_sources.paid_in_full",
+                },
+            },
+            "related": {"teststore.Payment": "purchase"},
+        }
+    }
+    with override_settings(WEBHOOKS={"SOURCES": sources}):
+        Webhook.objects.create(
+            api_key=api_key, url="https://e.example.com/", events=["purchase.paid_in_full_changed"]
+        )
+        made = purchase(total="10.00")
+        with transaction.atomic():
+            Payment.objects.create(purchase=made, amount=Decimal("10.00"))
+        (event,) = recorded()
+    assert event.type == "purchase.paid_in_full_changed"
+    assert event.data["previous"] == {"paid_in_full": False}

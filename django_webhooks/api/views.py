@@ -36,10 +36,10 @@ from .. import events, redelivery
 from ..exceptions import Conflict, DeliveryRefused
 from ..models import DeliveryAttempt, Webhook
 from . import schema
-from .schema import extend_schema
 from .authentication import ApiKeyAuthentication
 from .parsers import BoundedJSONParser
 from .permissions import HasApiKey
+from .schema import extend_schema
 from .serializers import (
     DeliveryAttemptFilterSerializer,
     DeliveryAttemptSerializer,

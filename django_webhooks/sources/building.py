@@ -120,7 +120,8 @@ def _status_fields(
 ) -> Iterator[StatusField]:
     if not isinstance(spec, dict):
         raise SourceError("E022", f"{where}['status_fields'] must map names to event types.")
-    for name, event_type in spec.items():
+    for name, value in spec.items():
+        event_type, getter = _type_and_getter(value, f"{where}['status_fields'][{name!r}]")
         if not isinstance(event_type, str) or not events.TYPE_PATTERN.fullmatch(event_type):
             raise SourceError(
                 "E023", f"{where}['status_fields'][{name!r}] = {event_type!r} is not an event type."
@@ -136,9 +137,38 @@ def _status_fields(
             raise SourceError(
                 "E023", f"{where}['status_fields'][{name!r}] = {event_type!r} is a built-in action."
             )
+        if getter is not None:
+            if not isinstance(name, str) or not events.PREFIX_PATTERN.fullmatch(name):
+                raise SourceError(
+                    "E022", f"{where}['status_fields']: {name!r} must be a lower-case name."
+                )
+            yield StatusField(name=name, event_type=event_type, attname=None, getter=getter)
+            continue
         yield StatusField(
             name=name, event_type=event_type, attname=_status_attname(model, name, where)
         )
+
+
+def _type_and_getter(value: Any, where: str) -> tuple[Any, Any]:
+    """``"order.x_changed"``, or ``{"type": "order.x_changed", "value": "pkg.mod.function"}``."""
+    if not isinstance(value, dict):
+        return value, None
+    unknown = sorted(set(value) - {"type", "value"})
+    if unknown or "type" not in value or "value" not in value:
+        raise SourceError(
+            "E022",
+            f"{where} must be an event type, or a dict with 'type' and 'value' (a function "
+            "instance -> value, by dotted path).",
+        )
+    getter = value["value"]
+    if isinstance(getter, str):
+        try:
+            getter = import_string(getter)
+        except ImportError as error:
+            raise SourceError("E022", f"{where}['value'] cannot be imported: {error}.") from None
+    if not callable(getter):
+        raise SourceError("E022", f"{where}['value'] = {value['value']!r} is not callable.")
+    return value["type"], getter
 
 
 def _status_attname(model: type[models.Model], name: Any, where: str) -> str | None:

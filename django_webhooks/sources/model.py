@@ -52,6 +52,9 @@ class StatusField:
     event_type: str
     #: The concrete field's attname; None: a property or method, evaluated on a fresh instance.
     attname: str | None
+    #: A function ``instance -> value`` given by dotted path, for a model the store cannot
+    #: add a property to (a framework's, such as django-oscar's Order).
+    getter: Callable[[models.Model], Any] | None = field(default=None, compare=False)
 
     @property
     def derived(self) -> bool:
@@ -140,9 +143,12 @@ class Source:
         """The current values of ``statuses`` on ``instance``, JSON-compatible, by name."""
         values = {}
         for status in statuses:
-            value = getattr(instance, status.attname or status.name)
-            if status.derived and callable(value):
-                value = value()
+            if status.getter is not None:
+                value = status.getter(instance)
+            else:
+                value = getattr(instance, status.attname or status.name)
+                if status.derived and callable(value):
+                    value = value()
             values[status.name] = value
         return payloads.to_json_compatible(values)
 
