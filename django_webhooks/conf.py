@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_CLUSTER": None,
     "NOTIFY_ADMINS": False,
     "API_THROTTLE_RATE": "600/min",
+    "TRUSTED_PROXIES": 0,
+    "MAX_WEBHOOKS_PER_KEY": 50,
+    "MAX_FILTER_BYTES": 8192,
     "RETENTION_DAYS": 30,
     "SIGNING_SECRET_GRACE_HOURS": 24,
 }
@@ -105,6 +108,18 @@ class WebhookSettings:
     @property
     def API_THROTTLE_RATE(self) -> str | None:
         return self._get("API_THROTTLE_RATE")
+
+    @property
+    def MAX_WEBHOOKS_PER_KEY(self) -> int:
+        return int(self._get("MAX_WEBHOOKS_PER_KEY"))
+
+    @property
+    def MAX_FILTER_BYTES(self) -> int:
+        return int(self._get("MAX_FILTER_BYTES"))
+
+    @property
+    def TRUSTED_PROXIES(self) -> int:
+        return int(self._get("TRUSTED_PROXIES"))
 
     @property
     def RETENTION_DAYS(self) -> int:

@@ -4,8 +4,11 @@ The rate is ``WEBHOOKS["API_THROTTLE_RATE"]`` (DRF's ``"600/min"`` form, ``None`
 limit), read on every request. Counts live in Django's default cache: give several web
 processes a shared cache (Redis, Memcached) or each keeps a budget of its own.
 
-Wrong keys are budgeted too, per client address (:class:`FailedAuthenticationThrottle`):
-each costs a query and a SHA-512, and DRF's throttles only run after authentication.
+Wrong keys are budgeted too, per client address (:class:`FailedAuthenticationThrottle`),
+since DRF's throttles only run after authentication. The client address is ``REMOTE_ADDR``:
+``X-Forwarded-For`` is anyone's to write, so it is read only when
+``WEBHOOKS["TRUSTED_PROXIES"]`` says how many proxies of the store's own add to it. The budget
+decides only how a failure is answered (401, then 429): a valid key is never refused.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         return FAILED_AUTHENTICATION_RATE if webhook_settings.API_THROTTLE_RATE else None
 
     def get_cache_key(self, request: Request, view: APIView | None) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
     def exhausted(self, request: Request) -> bool:
         if self.rate is None:
@@ -57,3 +60,18 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not isinstance(request.auth, ApiKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+def client_address(request: Request) -> str:
+    """Who is asking: ``REMOTE_ADDR``, or what the store's own proxies say it is."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    trusted = webhook_settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not trusted or not forwarded:
+        return remote
+    # Each proxy appends the address it was called from: the N-th from the right is the
+    # address the outermost trusted proxy saw. Entries left of it are the client's own claims.
+    addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+    if len(addresses) < trusted:
+        return remote
+    return addresses[-trusted]

@@ -153,7 +153,13 @@ def _check_scalars(raw: dict) -> list:
             errors.append(
                 Error(f"WEBHOOKS[{name!r}] = {value!r} must be True or False.", id=ID + "E010")
             )
-    for name in ("CONCURRENCY", "CONCURRENCY_PER_WEBHOOK", "RETENTION_DAYS"):
+    for name in (
+        "CONCURRENCY",
+        "CONCURRENCY_PER_WEBHOOK",
+        "RETENTION_DAYS",
+        "MAX_WEBHOOKS_PER_KEY",
+        "MAX_FILTER_BYTES",
+    ):
         value = raw.get(name, DEFAULTS[name])
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(
@@ -161,6 +167,16 @@ def _check_scalars(raw: dict) -> list:
                     f"WEBHOOKS[{name!r}] = {value!r} must be a whole number >= 1.", id=ID + "E011"
                 )
             )
+    proxies = raw.get("TRUSTED_PROXIES", DEFAULTS["TRUSTED_PROXIES"])
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
+        errors.append(
+            Error(
+                f"WEBHOOKS['TRUSTED_PROXIES'] = {proxies!r} must be a whole number >= 0.",
+                hint="How many proxies of your own add to X-Forwarded-For in front of Django; "
+                "0 (the default) trusts REMOTE_ADDR only.",
+                id=ID + "E032",
+            )
+        )
     rate = raw.get("API_THROTTLE_RATE", DEFAULTS["API_THROTTLE_RATE"])
     if rate is not None and (not isinstance(rate, str) or not _RATE.fullmatch(rate)):
         errors.append(
