@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -72,6 +72,25 @@ class CompiledFilter:
 
 
 PASS_ALL = CompiledFilter(object_conditions=(), item_conditions=None)
+#: What a filter that can no longer be read stands for: nothing passes.
+DENY_ALL = CompiledFilter(object_conditions=(lambda obj: False,), item_conditions=None)
+
+
+def decide_all(
+    compiled: Sequence[CompiledFilter], data: Any, items_key: str = ITEMS_KEY
+) -> Decision:
+    """Every filter in turn, each on what the one before left (a key's scope, then its own)."""
+    obj = data.get("object") if isinstance(data, dict) else None
+    narrowed = False
+    for each in compiled:
+        if each is PASS_ALL:
+            continue
+        decision = each.decide({"object": obj}, items_key)
+        if not decision.deliver:
+            return Decision(deliver=False)
+        if decision.object_override is not None:
+            obj, narrowed = decision.object_override, True
+    return Decision(deliver=True, object_override=obj if narrowed else None)
 
 
 def validate(spec: Any) -> None:
@@ -86,7 +105,7 @@ def compile_filter(spec: Any) -> CompiledFilter:
     return _compile_cached(json.dumps(spec, sort_keys=True))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _compile_cached(spec_json: str) -> CompiledFilter:
     return _compile(json.loads(spec_json))
 

@@ -104,6 +104,18 @@ class ApiKey(models.Model):
     )
     previous_signing_secret = SecretCharField(max_length=100, blank=True, editable=False)
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scope = models.JSONField(
+        _("scope"),
+        default=dict,
+        blank=True,
+        validators=[validate_filter],
+        help_text=_(
+            "Optional, set by the store: what every webhook of this key is held to, whatever "
+            "filter the key's owner gives them (they can only narrow it). Same form as a "
+            'webhook\'s filter, e.g. {"items": {"supplier": "acme"}}.'
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = ApiKeyManager()
 

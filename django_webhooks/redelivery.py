@@ -17,8 +17,9 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import events, wakeup
+from . import events, sources, wakeup
 from .exceptions import DeliveryRefused
+from .filters import compile_filter, decide_all
 from .models import DeliveryAttempt, Event, Webhook
 
 
@@ -68,8 +69,29 @@ def redeliver(attempt: DeliveryAttempt) -> DeliveryAttempt:
             webhook,
             number=number,
             trigger=DeliveryAttempt.Trigger.MANUAL,
-            object_override=attempt.object_override,
+            object_override=scoped_object(attempt.event, webhook, attempt.object_override),
         )
+
+
+def scoped_object(event: Event, webhook: Webhook, first_sent: Any) -> dict | None:
+    """What a redelivery sends as ``data.object``: what was sent first, within today's scope.
+
+    A redelivery repeats the first attempt's payload (``first_sent``: its object override, or
+    None for the event's own object), except that the key's scope as the store sets it now
+    still applies: the store may have narrowed what the key sees since.
+    """
+    if event.type == events.WEBHOOK_TEST or event.data is None:
+        return first_sent
+    source = sources.for_label(event.object_model) if event.object_model else None
+    data = event.data if first_sent is None else {**event.data, "object": first_sent}
+    decision = decide_all(
+        [compile_filter(webhook.api_key.scope)],
+        data,
+        source.items_key if source else sources.ITEMS_KEY,
+    )
+    if not decision.deliver:
+        raise DeliveryRefused(_("This event is outside what the webhook may receive now."))
+    return decision.object_override if decision.object_override is not None else first_sent
 
 
 def _schedule(
@@ -178,12 +200,15 @@ def recover_failed(
 
 
 def _recover_batch(batch: Sequence[FailedDelivery], using: str) -> int:
-    last_attempts = DeliveryAttempt.objects.using(using).in_bulk(
-        [item.last_attempt_id for item in batch]
+    last_attempts = (
+        DeliveryAttempt.objects.using(using)
+        .select_related("event")
+        .in_bulk([item.last_attempt_id for item in batch])
     )
     webhooks = (
         Webhook.objects.using(using)
         .filter(is_active=True)
+        .select_related("api_key")
         .in_bulk({item.webhook_id for item in batch})
     )
     # A redelivery may have started since the list was made: leave those pairs alone.
@@ -203,6 +228,10 @@ def _recover_batch(batch: Sequence[FailedDelivery], using: str) -> int:
         last = last_attempts.get(item.last_attempt_id)
         if webhook is None or last is None or (item.event_id, item.webhook_id) in busy:
             continue
+        try:
+            override = scoped_object(last.event, webhook, last.object_override)
+        except DeliveryRefused:
+            continue
         attempts.append(
             DeliveryAttempt(
                 webhook=webhook,
@@ -213,7 +242,7 @@ def _recover_batch(batch: Sequence[FailedDelivery], using: str) -> int:
                 trigger=DeliveryAttempt.Trigger.MANUAL,
                 scheduled_for=now,
                 created_at=now,
-                object_override=last.object_override,
+                object_override=override,
             )
         )
     DeliveryAttempt.objects.using(using).bulk_create(attempts)

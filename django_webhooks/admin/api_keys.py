@@ -44,6 +44,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
             "name",
             "prefix",
             "expiry_date",
+            "scope",
             "revoked",
             "signing_secret_state",
             "created",
