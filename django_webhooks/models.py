@@ -26,6 +26,7 @@ from .validators import (
     validate_destination_url,
     validate_event_types,
     validate_filter,
+    validate_webhook_count,
 )
 
 __all__ = [
@@ -222,6 +223,8 @@ class Webhook(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self._state.adding and self.api_key_id is not None:
+            validate_webhook_count(self.api_key)
         if isinstance(self.events, list):
             try:
                 sources.check_webhook_filter(self.filter, self.events)

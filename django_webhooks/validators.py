@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -75,4 +77,51 @@ def validate_event_types(value: object) -> None:
 
 
 def validate_filter(value: object) -> None:
+    limit = webhook_settings.MAX_FILTER_BYTES
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace")) > limit:
+        raise ValidationError(
+            _("A filter may take at most %(limit)d bytes of JSON."),
+            code="too_large",
+            params={"limit": limit},
+        )
     filters.validate(value)
+
+
+def validate_webhook_count(api_key: object, adding: int = 1) -> None:
+    """At most ``MAX_WEBHOOKS_PER_KEY`` webhooks per key (one flood cannot crowd the others)."""
+    limit = webhook_settings.MAX_WEBHOOKS_PER_KEY
+    if api_key.webhooks.count() + adding > limit:  # type: ignore[attr-defined]
+        raise ValidationError(
+            _("This API key already has %(limit)d webhooks, the most it may have."),
+            code="too_many",
+            params={"limit": limit},
+        )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def first_surrogate(value: object) -> bool:
+    """Whether ``value`` (text, or JSON made of dicts and lists) holds a lone surrogate.
+
+    JSON's ``\\ud800`` escapes decode to such code points, which no UTF-8 text can hold: a
+    database or an encoder meeting one fails.
+    """
+    if isinstance(value, str):
+        return bool(_SURROGATE.search(value))
+    if isinstance(value, dict):
+        return any(first_surrogate(key) or first_surrogate(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(first_surrogate(item) for item in value)
+    return False
+
+
+def scrub_surrogates(value: object) -> object:
+    """``value`` with every lone surrogate replaced by U+FFFD (for output, never for input)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(key): scrub_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_surrogates(item) for item in value]
+    return value

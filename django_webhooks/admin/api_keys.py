@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -23,6 +24,7 @@ from .. import tokens
 from ..conf import webhook_settings
 from ..models import ApiKey
 from .base import ADMIN_CSS, ObjectViewsMixin
+from .forms import StoredJSONField
 
 
 @admin.register(ApiKey)
@@ -33,6 +35,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
     readonly_fields = ["prefix", "revoked", "signing_secret_state", "created", "last_used_at"]
     actions = ["revoke_selected"]
     change_form_template = "django_webhooks/admin/apikey_change_form.html"
+    formfield_overrides = {models.JSONField: {"form_class": StoredJSONField}}
 
     class Media:
         css = ADMIN_CSS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -10,6 +11,15 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import events
 from ..models import URL_MAX_LENGTH, ApiKey, Webhook, validate_destination_url
+from ..validators import scrub_surrogates
+
+
+class StoredJSONField(forms.JSONField):
+    """Shows what is stored even when it holds lone surrogates (saved before they were
+    refused): as U+FFFD, not as a page that cannot be encoded."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return super().prepare_value(scrub_surrogates(value))
 
 
 class WebhookForm(forms.ModelForm):
@@ -31,6 +41,7 @@ class WebhookForm(forms.ModelForm):
     class Meta:
         model = Webhook
         fields = ["api_key", "url", "events", "format", "is_active", "filter"]
+        field_classes = {"filter": StoredJSONField}
         widgets = {
             "filter": forms.Textarea(
                 attrs={"rows": 4, "cols": 80, "style": "font-family: monospace"}

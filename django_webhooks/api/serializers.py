@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .. import events, sources
 from ..models import (
@@ -25,6 +26,7 @@ from ..models import (
     validate_destination_url,
     validate_filter,
 )
+from ..validators import first_surrogate, scrub_surrogates, validate_webhook_count
 
 #: How many unknown event types one error message names.
 MAX_NAMED_UNKNOWN = 5
@@ -73,6 +75,13 @@ class StrictSerializerMixin:
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
+            unreadable = {
+                str(scrub_surrogates(name)): [str(UNREADABLE_TEXT)]
+                for name, value in data.items()
+                if first_surrogate(name) or first_surrogate(value)
+            }
+            if unreadable:
+                raise serializers.ValidationError(unreadable)
             writable = ", ".join(name for name, field in self.fields.items() if not field.read_only)
             message = str(_("Unknown field. The fields are: {fields}.")).format(fields=writable)
             unknown = {str(name): [message] for name in data if name not in self.fields}
@@ -84,6 +93,11 @@ class StrictSerializerMixin:
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+UNREADABLE_TEXT = _(
+    "Text with a lone surrogate (an unpaired \\ud800-\\udfff escape) cannot be stored."
+)
 
 
 class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -134,6 +148,13 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """A filter must name what the payloads of the subscribed events have."""
         instance = self.instance
+        if instance is None and "api_key" in self.context:
+            try:
+                validate_webhook_count(self.context["api_key"])
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(
+                    {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+                ) from None
         event_types = attrs.get("events", instance.events if instance else [])
         spec = attrs.get("filter", instance.filter if instance else {})
         try:

@@ -23,22 +23,24 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ModelViewSet
 
 from .. import events, redelivery
 from ..exceptions import Conflict, DeliveryRefused
-from ..models import DeliveryAttempt, Webhook
+from ..models import ApiKey, DeliveryAttempt, Webhook
+from ..validators import validate_webhook_count
 from . import schema
 from .authentication import ApiKeyAuthentication
 from .parsers import BoundedJSONParser
 from .permissions import HasApiKey
+from .renderers import SafeJSONRenderer
 from .schema import extend_schema
 from .serializers import (
     DeliveryAttemptFilterSerializer,
@@ -68,7 +70,7 @@ class ApiKeyViewMixin:
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [BoundedJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [SafeJSONRenderer]
     # Set here rather than relying on the store's DEFAULT_SCHEMA_CLASS.
     schema = AutoSchema()
 
@@ -164,8 +166,18 @@ class WebhookViewSet(ApiKeyViewMixin, CanonicalIdMixin, ModelViewSet):
     def get_queryset(self) -> QuerySet[Webhook]:
         return Webhook.objects.filter(api_key=self.request.auth)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "api_key": self.request.auth}
+
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.save(api_key=self.request.auth)
+        with transaction.atomic():
+            # Two creations at once take turns on the key, so the cap holds for both.
+            ApiKey.objects.select_for_update().filter(pk=self.request.auth.pk).exists()
+            try:
+                validate_webhook_count(self.request.auth)
+            except DjangoValidationError as error:
+                raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: error.messages}) from None
+            serializer.save(api_key=self.request.auth)
 
     def get_success_headers(self, data: Any) -> dict[str, str]:
         # DRF would put the serializer's ``url`` here: the destination, not this resource.
