@@ -126,6 +126,21 @@ class Big(Behaviour):
             return
 
 
+class EndlessChunks(Behaviour):
+    """A 200 whose chunked body never ends."""
+
+    def respond(self, handler, receiver) -> None:
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            while not receiver.stopping.is_set():
+                handler.wfile.write(b"1000\r\n" + b"y" * 4096 + b"\r\n")
+        except OSError:
+            return
+
+
 @dataclass
 class ManyHeaders(Behaviour):
     count: int = 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,3 +64,35 @@ def test_default_schedule_six_attempts_then_never():
     ]
     assert gaps[5] is None  # after the 6th attempt: never a 7th
     assert policy.next_attempt_due(0, ended) is None
+
+
+NOTE = "Please unsubscribe me from the newsletter, and deliver after 5 pm."
+SENT = json.dumps(
+    {"id": "evt_1", "type": "order.created", "data": {"object": {"id": 7, "note": NOTE}}}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        # The receiver quotes the request back (a 422 with the order): an echo, not a request.
+        (b'{"error": "invalid", "request": ' + SENT + b"}", Verdict.FAILED),
+        (b'{"errors": [{"field": "note", "value": "' + NOTE.encode() + b'"}]}', Verdict.FAILED),
+        # Re-encoded as XML, with other spacing and case: still an echo.
+        (
+            b"<error><note>PLEASE UNSUBSCRIBE ME from the newsletter, and</note></error>",
+            Verdict.FAILED,
+        ),
+        # The receiver's own words, beside the echo or alone: it asks.
+        (b"Please unsubscribe me. Echo: " + SENT, Verdict.UNSUBSCRIBE),
+        (b"please unsubscribe me", Verdict.UNSUBSCRIBE),
+    ],
+)
+def test_an_echo_of_the_payload_is_not_the_receiver_asking(body, verdict):
+    assert policy.judge(Answer(422, body, complete=True, sent=SENT)) is verdict
+
+
+def test_without_the_phrase_in_the_payload_the_seeds_rule_is_unchanged():
+    sent = b'{"data": {"object": {"note": "leave at the door"}}}'
+    answer = Answer(500, b'{"echo": {"note": "please unsubscribe me"}}', complete=True, sent=sent)
+    assert policy.judge(answer) is Verdict.UNSUBSCRIBE

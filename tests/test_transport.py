@@ -17,6 +17,7 @@ from tests.receiver import (
     Big,
     Drip,
     DropNextRequest,
+    EndlessChunks,
     ManyHeaders,
     Never,
     Redirect,
@@ -230,10 +231,30 @@ def test_a_100_mb_answer_is_cut_at_64_kib_quickly_and_in_flat_memory(transport, 
     assert result.error == ""
     assert elapsed < 2
     assert peak < 2 * 1024 * 1024, f"peak {peak} bytes"
-    # A connection whose answer was not read to its end is never reused.
+    # The receiver closes after it (Connection: close): the next post needs a new one.
     url_ok = receiver.script("/ok", [Status(200)])
     assert post(transport, url_ok)[0].status == 200
     assert receiver.connections == 2
+
+
+def test_a_200_that_never_finishes_is_no_success(transport, receiver):
+    # Either way the whole answer cannot arrive within the deadline: it is a failed attempt.
+    for behaviour in (Big(10**12), EndlessChunks()):
+        url = receiver.script(f"/never-ends-{type(behaviour).__name__}", [behaviour])
+        result, elapsed = post(transport, url, timeout=1)
+        assert result.status == 200
+        assert not result.complete
+        assert verdict(result) is Verdict.FAILED
+        assert result.error == "No complete answer within 1 s."
+        assert len(result.body) == MAX_ANSWER_BYTES  # the excerpt is still kept
+        assert elapsed < 1.5
+
+
+def test_a_long_answer_that_ends_in_time_succeeds_with_its_first_64_kib_kept(transport, receiver):
+    url = receiver.script("/megabyte", [Big(1024 * 1024)])
+    result, _elapsed = post(transport, url)
+    assert verdict(result) is Verdict.SUCCEEDED
+    assert len(result.body) == MAX_ANSWER_BYTES
 
 
 def test_a_huge_header_block_fails_cleanly(transport, receiver):

@@ -4,8 +4,8 @@ Keep-alive connections are pooled per destination. A request that fails on a reu
 connection before a byte of answer came back (the receiver closed it as it was being reused)
 goes once more on a fresh connection, within the same deadline: receivers drop duplicates
 by ``webhook-id``, and the alternative is a certain retry minutes later. Redirects are never
-followed; at most :data:`MAX_ANSWER_BYTES` of body are read; cookies are neither kept nor
-sent.
+followed; the whole body is read, within the deadline, and its first
+:data:`MAX_ANSWER_BYTES` kept; cookies are neither kept nor sent.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .deadline import Deadline
 from .errors import closed_unanswered, describe, host_of, timed_out
 
 MAX_ANSWER_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 USER_AGENT = f"django-webhooks/{__version__}"
 
 
@@ -72,10 +73,10 @@ class Transport:
                 response = self._send(url, body, headers, timeout, deadline)
                 result.status = response.status_code
                 result.location = response.headers.get("Location", "")
-                # Past the cap we stop reading on purpose: the answer is judged on its status
-                # and first MAX_ANSWER_BYTES.
+                # The whole answer must arrive within the deadline; only its first
+                # MAX_ANSWER_BYTES are kept.
                 ended = _read_answer(response.raw, answer)
-                result.complete = not deadline.expired
+                result.complete = ended and not deadline.expired
             except Exception as error:  # noqa: BLE001 - every failure is an outcome to record
                 result.error = describe(error, deadline, timeout, host_of(url))
         result.body = bytes(answer[:MAX_ANSWER_BYTES])
@@ -140,14 +141,19 @@ class Transport:
 
 
 def _read_answer(raw: Any, answer: bytearray) -> bool:
-    """Read at most MAX_ANSWER_BYTES (+1) of body into ``answer``; did the answer end in them?"""
-    while len(answer) <= MAX_ANSWER_BYTES:
+    """Read the body to its end, keeping its first MAX_ANSWER_BYTES in ``answer``.
+
+    The rest is read and dropped: an answer counts only once it ended (within the deadline,
+    which ends the read of one that never does). True when the end was reached.
+    """
+    while True:
         # A read after the last byte is what detects a body cut short of its Content-Length.
-        chunk = raw.read(MAX_ANSWER_BYTES + 1 - len(answer), decode_content=False)
+        chunk = raw.read(READ_CHUNK_BYTES, decode_content=False)
         if not chunk:
             return True
-        answer += chunk
-    return False
+        room = MAX_ANSWER_BYTES - len(answer)
+        if room > 0:
+            answer += chunk[:room]
 
 
 @per_process

@@ -62,7 +62,12 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
     for item in sent:
         attempt, result = item.prepared.attempt, item.result
         verdict = policy.judge(
-            policy.Answer(status=result.status, body=result.body, complete=result.complete)
+            policy.Answer(
+                status=result.status,
+                body=result.body,
+                complete=result.complete,
+                sent=item.prepared.body,
+            )
         )
         verdicts[verdict] += 1
         attempt.status = Status.SUCCEEDED if verdict is Verdict.SUCCEEDED else Status.FAILED
