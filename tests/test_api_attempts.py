@@ -328,3 +328,14 @@ def test_redelivering_another_keys_attempt_answers_404_and_sends_nothing(account
 
     assert response.status_code == 404
     assert DeliveryAttempt.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/attempts/", "/api/attempts/1/", "/api/nope", "/api/webhooks/1/nope/"]
+)
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_paths_the_api_does_not_have_answer_its_json_404(client, path, method):
+    answer = getattr(client, method)(path)
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json() == {"detail": "Not found."}

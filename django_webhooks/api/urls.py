@@ -1,6 +1,6 @@
 """Mount with ``path("api/", include("django_webhooks.api.urls"))``."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -20,4 +20,6 @@ urlpatterns = [
         name="signing-secret-rotate",
     ),
     path("schema/", views.SchemaView.as_view(), name="schema"),
+    # Last: any other path under the API answers this API's JSON 404, not the store's page.
+    re_path(r"^", views.NotFoundView.as_view(), name="not-found"),
 ]

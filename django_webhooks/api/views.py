@@ -291,6 +291,23 @@ class SigningSecretRotateView(ApiKeyViewMixin, APIView):
         return Response(data, headers={"Cache-Control": "no-store"})
 
 
+class NotFoundView(APIView):
+    """Any path the API does not have: a JSON 404, whoever asks and however."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+    renderer_classes = [SafeJSONRenderer]
+    schema = None
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        self.args, self.kwargs = args, kwargs
+        self.request = self.initialize_request(request, *args, **kwargs)
+        self.headers = self.default_response_headers
+        response = self.handle_exception(NotFound())
+        self.response = self.finalize_response(self.request, response, *args, **kwargs)
+        return self.response
+
+
 class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 document of this API (YAML; ``?format=json`` for JSON)."""
 
