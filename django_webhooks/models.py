@@ -341,6 +341,8 @@ class DeliveryAttempt(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True, editable=False)
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
     response_excerpt = models.TextField(_("response excerpt"), blank=True)
+    #: The answer came from a non-public address: its text is for the store's staff only.
+    answered_privately = models.BooleanField(default=False, editable=False)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     request_headers = models.JSONField(_("request headers"), null=True, blank=True)

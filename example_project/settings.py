@@ -2,7 +2,10 @@
 
 * ``DATABASE_URL`` (default: SQLite in WAL mode beside this file) and ``REDIS_URL`` (default:
   none, so django-q2's ORM broker on the same database: nothing to install beyond pip);
-* ``DJANGO_DEBUG`` (default on), ``DJANGO_SECRET_KEY``, ``Q_CLUSTER_NAME``, ``Q_WORKERS``.
+* ``DJANGO_DEBUG`` (default on), ``DJANGO_SECRET_KEY``, ``Q_CLUSTER_NAME``, ``Q_WORKERS``;
+* ``WEBHOOKS_ALLOW_PRIVATE=1`` lets deliveries go to loopback and private addresses (the
+  demo's receiver is on 127.0.0.1; ``manage.py demo`` sets it for itself). Off by default,
+  DEBUG or not: with it on, any API key could make the store call its internal services.
 """
 
 import os
@@ -91,8 +94,7 @@ else:
 WEBHOOKS = {
     "ORDER_MODEL": "shop.Order",
     "ORDER_SERIALIZER": "example_project.shop.serializers.OrderSerializer",
-    # The demo receiver lives on 127.0.0.1; production keeps the address guard on.
-    "ALLOW_PRIVATE_DESTINATIONS": DEBUG,
+    "ALLOW_PRIVATE_DESTINATIONS": os.environ.get("WEBHOOKS_ALLOW_PRIVATE") == "1",
 }
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from django_webhooks.models import DeliveryAttempt, Event
+from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from django_webhooks.worker import engine
 from tests.api_support import make_attempt, make_key, make_webhook, url
 
@@ -339,3 +339,30 @@ def test_paths_the_api_does_not_have_answer_its_json_404(client, path, method):
     assert answer.status_code == 404
     assert answer["Content-Type"] == "application/json"
     assert answer.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_from_a_private_address_is_not_shown_to_the_key(receiver, woken, admin_client):
+    from django.urls import reverse
+
+    from example_project.shop.models import Order
+    from tests.receiver import Status
+
+    cache.clear()
+    api_key, client = make_key()
+    hook = Webhook.objects.create(
+        api_key=api_key,
+        url=receiver.script("/internal", [Status(500, b"db-password=hunter2")]),
+        events=["order.created"],
+    )
+    Order.objects.create()
+    engine.run()
+    (attempt,) = DeliveryAttempt.objects.filter(webhook=hook, number=1)
+    assert attempt.response_excerpt == "db-password=hunter2"  # kept for the store's staff
+    (entry,) = client.get(url("webhook-attempts", hook.pk)).json()["results"][-1:]
+    assert entry["response_status"] == 500
+    assert entry["response_excerpt"] == ""
+    staff_page = admin_client.get(
+        reverse("admin:django_webhooks_deliveryattempt_change", args=[attempt.pk])
+    )
+    assert "hunter2" in staff_page.content.decode()

@@ -127,11 +127,11 @@ def test_signing_secret_grace_must_be_non_negative():
     assert run_settings_checks(SIGNING_SECRET_GRACE_HOURS=-1) == ["django_webhooks.E016"]
 
 
-def test_private_destinations_in_production_warn():
-    with override_settings(DEBUG=False):
-        assert run_settings_checks(ALLOW_PRIVATE_DESTINATIONS=True) == ["django_webhooks.W004"]
-    with override_settings(DEBUG=True):
-        assert run_settings_checks(ALLOW_PRIVATE_DESTINATIONS=True) == []
+def test_private_destinations_warn_in_production_and_in_debug_alike():
+    for debug in (False, True):
+        with override_settings(DEBUG=debug):
+            assert run_settings_checks(ALLOW_PRIVATE_DESTINATIONS=True) == ["django_webhooks.W004"]
+    assert run_settings_checks(ALLOW_PRIVATE_DESTINATIONS=False) == []
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,17 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
-    """One try at delivering one event to one webhook."""
+    """One try at delivering one event to one webhook.
+
+    An answer from a non-public address (a store that allows those) is not shown: the key's
+    owner would otherwise read the store's internal services through it.
+    """
+
+    def to_representation(self, instance: DeliveryAttempt) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.answered_privately:
+            data["response_excerpt"] = ""
+        return data
 
     class Meta:
         model = DeliveryAttempt

@@ -195,12 +195,13 @@ def _check_scalars(raw: dict) -> list:
                 id=ID + "E015",
             )
         )
-    if raw.get("ALLOW_PRIVATE_DESTINATIONS") is True and not settings.DEBUG:
+    if raw.get("ALLOW_PRIVATE_DESTINATIONS") is True:
         errors.append(
             CheckWarning(
-                "WEBHOOKS['ALLOW_PRIVATE_DESTINATIONS'] is True while DEBUG is False.",
-                hint="Anyone who can add a webhook can then make the server call internal "
-                "addresses. Allow it only in development and tests.",
+                "WEBHOOKS['ALLOW_PRIVATE_DESTINATIONS'] is True: deliveries may go to "
+                "loopback and private addresses.",
+                hint="Anyone with an API key can then make the server call internal "
+                "addresses. Allow it only in development and tests (and silence this there).",
                 id=ID + "W004",
             )
         )

@@ -37,6 +37,8 @@ class Result:
     error: str = ""
     duration_ms: int = 0
     location: str = ""
+    #: The answer came from a non-public address (allowed by ALLOW_PRIVATE_DESTINATIONS).
+    from_private_address: bool = False
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Transport:
         with Deadline(timeout, allow_private=allow_private) as deadline:
             try:
                 response = self._send(url, body, headers, timeout, deadline)
+                connection = getattr(response.raw, "connection", None)
+                result.from_private_address = bool(getattr(connection, "_peer_refusal", None))
                 result.status = response.status_code
                 result.location = response.headers.get("Location", "")
                 # The whole answer must arrive within the deadline; only its first

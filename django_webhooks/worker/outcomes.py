@@ -44,6 +44,7 @@ _OUTCOME_FIELDS = [
     "url",
     "response_status",
     "response_excerpt",
+    "answered_privately",
     "duration_ms",
     "error",
     "finished_at",
@@ -74,6 +75,7 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
         attempt.url = item.prepared.url
         attempt.response_status = result.status
         attempt.response_excerpt = result.body.decode("utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
+        attempt.answered_privately = result.from_private_address
         attempt.duration_ms = result.duration_ms
         attempt.finished_at = item.finished_at
         attempt.lease_expires_at = None

@@ -7,6 +7,7 @@ the store's API keys (a real receiver knows only its own).
 
 import json
 
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -26,7 +27,8 @@ def verify(body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
     for api_key in ApiKey.objects.all():
         for secret in api_key.active_signing_secrets():
             try:
-                StandardWebhook(secret).verify(body, headers)
+                # Verify only: the body may be XML, which the library would try to parse.
+                StandardWebhook(secret).verify(body, headers, json_parse=False)
             except WebhookVerificationError as exc:
                 error = str(exc)
             else:
@@ -38,16 +40,33 @@ def verify(body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
 @require_http_methods(["GET", "POST"])
 def demo_receiver(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        if request.GET.get("format") == "json":
-            rows = ReceivedWebhook.objects.values(
-                "id", "received_at", "event_id", "event_type", "attempt", "verified"
-            )[:100]
-            return JsonResponse({"results": list(rows)})
-        return render(
-            request,
-            "shop/demo_receiver.html",
-            {"received": ReceivedWebhook.objects.all()[:50]},
-        )
+        # What was received is the store's customer data: for its staff only.
+        return _show_received(request)
+    return _receive(request)
+
+
+@staff_member_required
+def _show_received(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "json":
+        rows = ReceivedWebhook.objects.values(
+            "id", "received_at", "event_id", "event_type", "attempt", "verified"
+        )[:100]
+        return JsonResponse({"results": list(rows)})
+    return render(
+        request,
+        "shop/demo_receiver.html",
+        {"received": ReceivedWebhook.objects.all()[:50]},
+    )
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
+    # ?status=500 lets a demo show retries; no ?status answers 200.
+    try:
+        status = int(request.GET.get("status", "200"))
+    except ValueError:
+        status = 0
+    if not 200 <= status <= 599:
+        return HttpResponse("?status must be an HTTP status code, 200-599.", status=400)
     headers = {name: request.headers.get(name, "") for name in SIGNATURE_HEADERS}
     verified, error = verify(request.body, headers)
     body = request.body.decode("utf-8", "replace")
@@ -61,8 +80,6 @@ def demo_receiver(request: HttpRequest) -> HttpResponse:
         verified=verified,
         verification_error=error[:200],
     )
-    # ?status=500 lets a demo show retries; anything else answers 200.
-    status = int(request.GET.get("status", "200"))
     return HttpResponse("ok" if status == 200 else "not today", status=status)
 
 
