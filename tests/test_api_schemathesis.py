@@ -49,13 +49,16 @@ def test_schemathesis_finds_nothing(live_server, settings, tmp_path):
         "a real webhook": (webhooks, [*pinned, "--exclude-method", "DELETE"]),
         "a real attempt": (pin_path_ids(document, "/api/attempts/{id}/", attempt.pk), pinned),
         "deleting the real webhook": (webhooks, [*pinned, "--include-method", "DELETE"]),
+        # Lone surrogates and huge strings in every body (tests/schemathesis_hooks.py).
+        "hostile strings": (document, ["--data-generation-method", "positive"]),
     }
 
     cases = 0
     for number, (name, (variant, options)) in enumerate(runs.items()):
         schema = tmp_path / f"schema-{number}.json"
         schema.write_text(json.dumps(variant))
-        output = run_schemathesis(schema, live_server.url, token, options)
+        hooks = "tests.schemathesis_hooks" if name == "hostile strings" else None
+        output = run_schemathesis(schema, live_server.url, token, options, hooks=hooks)
         checked = CHECKED.search(output)
         assert checked, output
         print(f"schemathesis, {name}: {checked.group(2)} cases")
@@ -65,7 +68,9 @@ def test_schemathesis_finds_nothing(live_server, settings, tmp_path):
     assert cases > 0
 
 
-def run_schemathesis(schema: Path, base_url: str, token: str, options: list[str]) -> str:
+def run_schemathesis(
+    schema: Path, base_url: str, token: str, options: list[str], *, hooks: str | None = None
+) -> str:
     seed = (
         []
         if SEED == "random"
@@ -99,6 +104,8 @@ def run_schemathesis(schema: Path, base_url: str, token: str, options: list[str]
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **({"SCHEMATHESIS_HOOKS": hooks} if hooks else {})},
+        cwd=Path(__file__).resolve().parent.parent,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
