@@ -20,9 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 class Cluster:
     """One qcluster process on the live test database, with delivery settings of its own."""
 
-    def __init__(self, overrides: dict | None = None, *, workers: int = 2, env: dict | None = None):
+    def __init__(
+        self,
+        overrides: dict | None = None,
+        *,
+        workers: int = 2,
+        env: dict | None = None,
+        settings_module: str = "tests.settings",
+    ):
         self.overrides = overrides or {}
         self.workers = workers
+        self.settings_module = settings_module
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.output: list[str] = []
@@ -31,7 +39,7 @@ class Cluster:
     def environment(self) -> dict[str, str]:
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
             "WEBHOOKS_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
             "WEBHOOKS_TEST_OVERRIDES": json.dumps(self.overrides),
             "Q_WORKERS": str(self.workers),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,6 +11,7 @@ from tests.receiver import Receiver
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES = settings.DEPLOYMENT == "postgres"
+OSCAR_SHOP = Path(__file__).resolve().parent / "oscar"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -18,6 +20,15 @@ def _reachable(host: str, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def pytest_ignore_collect(collection_path, config):
+    # A django-oscar shop with settings of its own: `make test-oscar` (tests/oscar/plugin.py).
+    if collection_path.resolve() == OSCAR_SHOP and not config.pluginmanager.has_plugin(
+        "tests.oscar.plugin"
+    ):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(config, items) -> None:
