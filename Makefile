@@ -1,12 +1,12 @@
 # The two commands of the README:
 #   make demo   the example store, a qcluster, and a webhook delivering to a demo receiver
-#   make test   the whole test suite: SQLite + ORM broker, then PostgreSQL + Redis
+#   make test   the whole test suite: SQLite + ORM broker, then PostgreSQL + Redis, then Oscar
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres test-django61 lint bench tox clean
+.PHONY: demo test test-sqlite test-postgres test-oscar test-django61 lint bench tox clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(PY) manage.py demo
 
-test: test-sqlite test-postgres
+test: test-sqlite test-postgres test-oscar
 
 test-sqlite: $(INSTALLED)
 	$(PY) -m pytest
@@ -25,6 +25,11 @@ test-sqlite: $(INSTALLED)
 # The scale-out deployment; skips with a reason when the services are down (fails under CI=true).
 test-postgres: $(INSTALLED)
 	WEBHOOKS_TEST_DEPLOYMENT=postgres $(PY) -m pytest -m "not browser"
+
+# A real django-oscar shop (docs/recipes/oscar.md) on settings of its own, a run of its own;
+# skips without django-oscar (fails under CI=true).
+test-oscar: $(INSTALLED)
+	$(PY) -m pytest -p tests.oscar.plugin tests/oscar
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
