@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from oscar.defaults import *  # noqa: F403
+from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
 
 SECRET_KEY = "tests-only"
 DEBUG = False
@@ -188,13 +189,14 @@ WEBHOOKS.update(json.loads(os.environ.get("WEBHOOKS_TEST_OVERRIDES", "{}")))
 
 
 def can_see_webhooks(user, url_name, url_args=None, url_kwargs=None):
-    # Oscar's default access function knows only the dashboard's own URLs.
+    # Oscar's default access function knows only the dashboard's own URLs. These are the
+    # admin's, "admin:django_webhooks_<model>_changelist": the model's view permission.
     model = url_name.rsplit("_", 2)[-2]
     return user.is_staff and user.has_perm(f"django_webhooks.view_{model}")
 
 
 OSCAR_DASHBOARD_NAVIGATION = [
-    *OSCAR_DASHBOARD_NAVIGATION,  # noqa: F405
+    *OSCAR_DASHBOARD_NAVIGATION,
     {
         "label": "Webhooks",
         "icon": "fas fa-paper-plane",
