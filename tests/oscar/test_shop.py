@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,8 +12,10 @@ from django.db import transaction
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
+from django_webhooks import sources
 from django_webhooks.models import ApiKey, Event, Webhook
 from tests.oscar.store_webhooks import fulfillment_status, payment_status
+from tests.test_recipes import recipe_blocks
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +129,16 @@ def test_the_quantities_oscar_adds_after_the_shipping_event_are_what_fires(order
     (fired,) = Event.objects.all()
     assert fired.type == "order.fulfillment_status_changed"
     assert fired.previous == {"fulfillment_status": "not_fulfilled"}
+
+
+def test_the_recipes_example_payload_has_the_shape_of_a_real_order(order):
+    example = json.loads(recipe_blocks("json")[0])["data"]["object"]
+
+    real = sources.all_sources()["order"].snapshot(order)
+
+    assert list(example) == list(real)
+    assert list(example["lines"][0]) == list(real["lines"][0])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", real["date_placed"])
+    assert {key: type(value) for key, value in example.items() if value is not None} == {
+        key: type(value) for key, value in real.items() if value is not None
+    }
