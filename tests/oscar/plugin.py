@@ -43,12 +43,14 @@ class _Unimportable(pytest.File):
     """A test module that imports Oscar, collected without importing it."""
 
     def collect(self):
-        yield _Skipped.from_parent(self, name=self.path.name)
+        skipped = _Skipped.from_parent(self, name=self.path.name)
+        skipped.add_marker(pytest.mark.skip(reason=MISSING))
+        yield skipped
 
 
 class _Skipped(pytest.Item):
     def runtest(self) -> None:
-        pytest.skip(MISSING)
+        raise AssertionError("a skipped item never runs")
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, 0, self.name
