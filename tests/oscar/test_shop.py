@@ -8,12 +8,15 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import transaction
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
 from django_webhooks import sources
 from django_webhooks.models import ApiKey, Event, Webhook
+from django_webhooks.sources import check_webhook_filter
 from tests.oscar.store_webhooks import fulfillment_status, payment_status
 from tests.test_recipes import recipe_blocks
 
@@ -71,6 +74,20 @@ def test_the_shops_catalog_offers_the_order_source_types(client):
         "order.deleted",
         "webhook.test",
     }
+
+
+def test_the_shop_passes_the_system_checks_and_lacks_no_migration(capsys):
+    call_command("check", "--fail-level", "WARNING")  # a wrong source would be an error
+    call_command("makemigrations", "--check", "--dry-run")
+    assert "No changes detected" in capsys.readouterr().out
+
+
+def test_an_item_filter_on_what_oscar_lines_lack_is_refused_and_on_theirs_accepted():
+    check_webhook_filter(
+        {"items": {"partner": "acme", "partner_sku": {"prefix": "AC"}}}, ["order.created"]
+    )
+    with pytest.raises(ValidationError, match="partner_sku"):
+        check_webhook_filter({"items": {"sku": "ACME-TEA"}}, ["order.created"])
 
 
 @pytest.fixture
