@@ -400,3 +400,20 @@ def test_a_status_may_be_a_function_given_by_dotted_path(api_key):
         (event,) = recorded()
     assert event.type == "purchase.paid_in_full_changed"
     assert event.data["previous"] == {"paid_in_full": False}
+
+
+def test_saves_through_a_proxy_model_are_the_sources_too(webhook):
+    from tests.teststore.models import RushPurchase
+
+    with transaction.atomic():
+        rushed = RushPurchase.objects.create(reference="R-1", total=Decimal("5.00"))
+    rushed.state = "complete"
+    rushed.save()
+    with transaction.atomic():
+        Payment.objects.create(purchase=rushed, amount=Decimal("5.00"))
+    assert [e.type for e in recorded()] == [
+        "purchase.created",
+        "purchase.updated",
+        "purchase.state_changed",
+        "purchase.payment_changed",
+    ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.signals import post_delete, post_init, post_save, pre_delete, pre_save
@@ -38,18 +39,29 @@ def connect() -> None:
     disconnect()
     sources.reset()
     for source in sources.all_sources().values():
-        model = source.model
-        _connect(post_init, _remember, model)
-        _connect(post_save, _after_save, model)
-        _connect(pre_delete, _before_delete, model)
-        if source.derived_status_fields:
-            _connect(pre_save, derived.before_source_save, model)
+        for model in _with_proxies(source.model):
+            _connect(post_init, _remember, model)
+            _connect(post_save, _after_save, model)
+            _connect(pre_delete, _before_delete, model)
+            if source.derived_status_fields:
+                _connect(pre_save, derived.before_source_save, model)
         for related in source.related:
-            _connect(post_init, derived.remember_parent, related.model)
-            _connect(pre_save, derived.before_related_write, related.model)
-            _connect(post_save, derived.after_related_write, related.model)
-            _connect(pre_delete, derived.before_related_write, related.model)
-            _connect(post_delete, derived.after_related_write, related.model)
+            for model in _with_proxies(related.model):
+                _connect(post_init, derived.remember_parent, model)
+                _connect(pre_save, derived.before_related_write, model)
+                _connect(post_save, derived.after_related_write, model)
+                _connect(pre_delete, derived.before_related_write, model)
+                _connect(post_delete, derived.after_related_write, model)
+
+
+def _with_proxies(model: type[models.Model]) -> list[type[models.Model]]:
+    """Signals name the class that was saved: a proxy's saves are the model's too."""
+    proxies = [
+        other
+        for other in apps.get_models()
+        if other._meta.proxy and other._meta.concrete_model is model
+    ]
+    return [model, *proxies]
 
 
 def _connect(signal: Any, receiver: Any, model: type[models.Model]) -> None:

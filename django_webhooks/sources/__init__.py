@@ -87,8 +87,9 @@ def reset() -> None:
 
 
 def for_model(model: type[models.Model]) -> Source | None:
+    """The source of ``model``, or of the model it is a proxy of."""
     all_sources()
-    return _by_model.get(model)
+    return _by_model.get(model) or _by_model.get(model._meta.concrete_model)
 
 
 def for_label(label: str) -> Source | None:
@@ -99,7 +100,7 @@ def for_label(label: str) -> Source | None:
 def related_to(model: type[models.Model]) -> list[tuple[Source, Related]]:
     """The sources whose status values rows of ``model`` are part of, with the path."""
     all_sources()
-    return _by_related_model.get(model, [])
+    return _by_related_model.get(model) or _by_related_model.get(model._meta.concrete_model, [])
 
 
 def check_webhook_filter(spec: Any, event_types: list[str]) -> None:
