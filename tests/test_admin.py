@@ -17,9 +17,17 @@ from pytest_django.asserts import assertContains, assertInHTML, assertNotContain
 
 from django_webhooks import events
 from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
-from tests.delivery_log import make_attempt, make_event
+from tests.factories import make_attempt, make_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("woken"),
+    pytest.mark.webhook(
+        default_key=True,
+        url="https://partner.example/hooks",
+        events=["order.created", "order.status_changed"],
+    ),
+]
 
 Status = DeliveryAttempt.Status
 WEBHOOKS = "/admin/django_webhooks/webhook/"
@@ -45,22 +53,6 @@ def breadcrumbs(response) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
-
-
-@pytest.fixture
-def webhook(db):
-    return Webhook.objects.create(
-        api_key=ApiKey.objects.default(),
-        url="https://partner.example/hooks",
-        events=["order.created", "order.status_changed"],
-    )
-
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    woken = []
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
-    return woken
 
 
 def change_url(webhook: Webhook) -> str:
@@ -281,7 +273,7 @@ def test_health_summary_without_deliveries(admin_client, webhook):
     assert response.context["success_percent"] is None
 
 
-def test_send_test_event_from_the_webhook_page(admin_client, webhook, no_queue):
+def test_send_test_event_from_the_webhook_page(admin_client, webhook, woken):
     response = admin_client.post(
         reverse("admin:django_webhooks_webhook_send_test", args=[webhook.pk])
     )

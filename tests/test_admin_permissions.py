@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
-from tests.delivery_log import make_attempt
+from tests.factories import staff_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("woken")]
 
 Status = DeliveryAttempt.Status
-
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
-
-
-@pytest.fixture
-def objects(db):
-    """An API key whose secret was rotated (two secrets to leak), a webhook, an attempt."""
-    api_key, _token = ApiKey.objects.create_key(name="Warehouse")
-    api_key.rotate_signing_secret()
-    webhook = Webhook.objects.create(
-        api_key=api_key, url="https://partner.example/hooks", events=["order.created"]
-    )
-    attempt = make_attempt(
-        webhook,
-        Status.FAILED,
-        response_status=500,
-        request_headers={"webhook-signature": "v1,AbCdEfGh…"},
-    )
-    return api_key, webhook, attempt
 
 
 def secrets() -> list[str]:
@@ -62,15 +39,6 @@ def pages(api_key: ApiKey, webhook: Webhook, attempt: DeliveryAttempt) -> list[s
     return urls
 
 
-def staff(client, *codenames: str):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="django_webhooks", codename__in=codenames)
-    )
-    client.force_login(user)
-    return client
-
-
 VIEW_ONLY = ("view_apikey", "view_webhook", "view_deliveryattempt")
 
 
@@ -90,8 +58,8 @@ def post_actions(client, api_key, webhook, attempt) -> list[int]:
     ]
 
 
-def test_no_page_of_the_section_shows_a_signing_secret(admin_client, objects):
-    for url in pages(*objects):
+def test_no_page_of_the_section_shows_a_signing_secret(admin_client, rotated_key_rows):
+    for url in pages(*rotated_key_rows):
         response = admin_client.get(url)
         assert response.status_code in (200, 403), url  # 403: the log cannot be deleted
         body = response.content.decode()
@@ -99,24 +67,24 @@ def test_no_page_of_the_section_shows_a_signing_secret(admin_client, objects):
             assert secret not in body, url
 
 
-def test_staff_without_the_apps_permissions_see_nothing_of_it(client, objects):
-    client = staff(client)
+def test_staff_without_the_apps_permissions_see_nothing_of_it(client, rotated_key_rows):
+    client = staff_client(client)
 
     index = client.get("/admin/")
     assert index.status_code == 200
     assert "/admin/django_webhooks/" not in index.content.decode()
     assert client.get("/admin/django_webhooks/").status_code == 404
-    for url in pages(*objects)[2:]:
+    for url in pages(*rotated_key_rows)[2:]:
         assert client.get(url).status_code == 403, url
-    assert set(post_actions(client, *objects)) == {403}
+    assert set(post_actions(client, *rotated_key_rows)) == {403}
     assert DeliveryAttempt.objects.count() == 1
 
 
-def test_view_only_staff_read_everything_but_no_secret(client, objects):
-    client = staff(client, *VIEW_ONLY)
-    api_key, webhook, attempt = objects
+def test_view_only_staff_read_everything_but_no_secret(client, rotated_key_rows):
+    client = staff_client(client, *VIEW_ONLY)
+    api_key, webhook, attempt = rotated_key_rows
 
-    for url in pages(*objects):
+    for url in pages(*rotated_key_rows):
         response = client.get(url)
         body = response.content.decode()
         for secret in secrets():
@@ -128,12 +96,12 @@ def test_view_only_staff_read_everything_but_no_secret(client, objects):
         )
 
 
-def test_view_only_staff_can_act_on_nothing(client, objects):
-    client = staff(client, *VIEW_ONLY)
-    api_key, webhook, _attempt = objects
+def test_view_only_staff_can_act_on_nothing(client, rotated_key_rows):
+    client = staff_client(client, *VIEW_ONLY)
+    api_key, webhook, _attempt = rotated_key_rows
     old_secret = api_key.signing_secret
 
-    assert set(post_actions(client, *objects)) == {403}
+    assert set(post_actions(client, *rotated_key_rows)) == {403}
     assert (
         client.get(reverse("admin:django_webhooks_apikey_rotate", args=[api_key.pk])).status_code
         == 403
@@ -159,11 +127,13 @@ def test_view_only_staff_can_act_on_nothing(client, objects):
     assert ">Revoke<" not in key_page
 
 
-def test_webhook_editors_may_test_and_redeliver_but_not_touch_keys(client, objects):
-    client = staff(client, "view_webhook", "change_webhook", "view_deliveryattempt", "view_apikey")
-    _api_key, _webhook, _attempt = objects
+def test_webhook_editors_may_test_and_redeliver_but_not_touch_keys(client, rotated_key_rows):
+    client = staff_client(
+        client, "view_webhook", "change_webhook", "view_deliveryattempt", "view_apikey"
+    )
+    _api_key, _webhook, _attempt = rotated_key_rows
 
-    statuses = post_actions(client, *objects)
+    statuses = post_actions(client, *rotated_key_rows)
 
     assert statuses[:3] == [302, 302, 302]
     assert statuses[3:] == [403, 403]

@@ -10,24 +10,15 @@ import pytest
 from django.core.exceptions import FieldError
 from django.urls import reverse
 
-from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
-from tests.delivery_log import make_attempt
-from tests.test_admin_permissions import staff
+from django_webhooks.models import ApiKey, Webhook
+from tests.factories import staff_client
 
 pytestmark = pytest.mark.django_db
 
-Status = DeliveryAttempt.Status
-
 
 @pytest.fixture
-def rotated_key(db):
-    api_key, _token = ApiKey.objects.create_key(name="Warehouse")
-    api_key.rotate_signing_secret()
-    webhook = Webhook.objects.create(
-        api_key=api_key, url="https://partner.example/hooks", events=["order.created"]
-    )
-    make_attempt(webhook, Status.FAILED, response_status=500)
-    return api_key
+def rotated_key(rotated_key_rows):
+    return rotated_key_rows[0]
 
 
 def probes(api_key: ApiKey) -> list[tuple[str, str]]:
@@ -53,7 +44,7 @@ def test_a_lookup_on_a_secret_column_is_refused_on_every_change_list(
     client, admin_client, rotated_key, who
 ):
     if who == "view_only":
-        staff(client, "view_apikey", "view_webhook", "view_deliveryattempt")
+        staff_client(client, "view_apikey", "view_webhook", "view_deliveryattempt")
     else:
         client = admin_client
     for model, query in probes(rotated_key):

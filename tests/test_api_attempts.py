@@ -5,14 +5,14 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from django_webhooks.worker import engine
-from tests.api_support import make_attempt, make_key, make_webhook, url
+from tests.api_support import url
+from tests.factories import make_attempt, make_webhook
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 Status = DeliveryAttempt.Status
 ATTEMPT_FIELDS = {
@@ -34,21 +34,6 @@ ATTEMPT_FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-
-
-@pytest.fixture
-def accounting():
-    return make_key("Accounting")
-
-
-@pytest.fixture
-def warehouse():
-    return make_key("Warehouse")
-
-
 # --- the log --------------------------------------------------------------------------------
 
 
@@ -56,10 +41,10 @@ def test_the_log_lists_the_webhooks_attempts_newest_first(accounting):
     key, client = accounting
     webhook = make_webhook(key)
     now = timezone.now()
-    oldest = make_attempt(webhook, created_at=now - timedelta(minutes=2))
-    newest = make_attempt(webhook, created_at=now)
-    middle = make_attempt(webhook, created_at=now - timedelta(minutes=1))
-    make_attempt(make_webhook(key))  # another webhook of the same key
+    oldest = make_attempt(webhook, Status.FAILED, created_at=now - timedelta(minutes=2))
+    newest = make_attempt(webhook, Status.FAILED, created_at=now)
+    middle = make_attempt(webhook, Status.FAILED, created_at=now - timedelta(minutes=1))
+    make_attempt(make_webhook(key), Status.FAILED)  # another webhook of the same key
 
     response = client.get(url("webhook-attempts", webhook.pk))
 
@@ -74,7 +59,7 @@ def test_the_log_lists_the_webhooks_attempts_newest_first(accounting):
 def test_a_log_entry_carries_the_attempt_fields_and_no_secret(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    attempt = make_attempt(webhook)
+    attempt = make_attempt(webhook, Status.FAILED, response_status=500)
     DeliveryAttempt.objects.filter(pk=attempt.pk).update(
         duration_ms=12,
         response_excerpt="nope",
@@ -98,7 +83,10 @@ def test_the_log_is_paginated(accounting):
     key, client = accounting
     webhook = make_webhook(key)
     start = timezone.now() - timedelta(hours=1)
-    made = [make_attempt(webhook, created_at=start + timedelta(seconds=n)) for n in range(55)]
+    made = [
+        make_attempt(webhook, Status.FAILED, created_at=start + timedelta(seconds=n))
+        for n in range(55)
+    ]
 
     first = client.get(url("webhook-attempts", webhook.pk)).json()
     second = client.get(first["next"]).json()
@@ -115,9 +103,12 @@ def test_the_log_pages_stay_right_when_new_attempts_arrive(accounting):
     key, client = accounting
     webhook = make_webhook(key)
     start = timezone.now() - timedelta(hours=1)
-    made = [make_attempt(webhook, created_at=start + timedelta(seconds=n)) for n in range(60)]
+    made = [
+        make_attempt(webhook, Status.FAILED, created_at=start + timedelta(seconds=n))
+        for n in range(60)
+    ]
     first = client.get(url("webhook-attempts", webhook.pk)).json()
-    make_attempt(webhook)
+    make_attempt(webhook, Status.FAILED)
 
     second = client.get(first["next"]).json()
 
@@ -127,9 +118,9 @@ def test_the_log_pages_stay_right_when_new_attempts_arrive(accounting):
 def test_the_log_filters_by_status_and_event_type(accounting):
     key, client = accounting
     webhook = make_webhook(key, events=["order.created", "order.deleted"])
-    failed_created = make_attempt(webhook, status=Status.FAILED, event_type="order.created")
-    make_attempt(webhook, status=Status.SUCCEEDED, event_type="order.created")
-    failed_deleted = make_attempt(webhook, status=Status.FAILED, event_type="order.deleted")
+    failed_created = make_attempt(webhook, Status.FAILED, event_type="order.created")
+    make_attempt(webhook, Status.SUCCEEDED, event_type="order.created")
+    failed_deleted = make_attempt(webhook, Status.FAILED, event_type="order.deleted")
     endpoint = url("webhook-attempts", webhook.pk)
 
     by_status = client.get(endpoint, {"status": "failed"}).json()["results"]
@@ -172,7 +163,7 @@ def test_invalid_filters_answer_400(accounting, query, errors):
 def test_an_invalid_or_hand_made_cursor_answers_404(accounting, cursor):
     key, client = accounting
     webhook = make_webhook(key)
-    make_attempt(webhook)
+    make_attempt(webhook, Status.FAILED)
 
     response = client.get(url("webhook-attempts", webhook.pk), {"cursor": cursor})
 
@@ -183,8 +174,8 @@ def test_an_invalid_or_hand_made_cursor_answers_404(accounting, cursor):
 def test_a_well_formed_hand_made_cursor_works(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    older = make_attempt(webhook, created_at=timezone.now() - timedelta(hours=2))
-    make_attempt(webhook)
+    older = make_attempt(webhook, Status.FAILED, created_at=timezone.now() - timedelta(hours=2))
+    make_attempt(webhook, Status.FAILED)
     cursor = urlencode({"p": str(timezone.now() - timedelta(hours=1))})
 
     response = client.get(
@@ -196,7 +187,7 @@ def test_a_well_formed_hand_made_cursor_works(accounting):
 
 def test_another_keys_log_answers_404(accounting, warehouse):
     webhook = make_webhook(accounting[0])
-    make_attempt(webhook)
+    make_attempt(webhook, Status.FAILED)
 
     response = warehouse[1].get(url("webhook-attempts", webhook.pk))
 
@@ -252,7 +243,7 @@ def test_test_on_another_keys_webhook_answers_404_and_sends_nothing(accounting, 
 def test_redeliver_schedules_a_new_attempt_of_the_same_event(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    first = make_attempt(webhook, status=Status.FAILED, number=1)
+    first = make_attempt(webhook, Status.FAILED, number=1)
 
     response = client.post(url("attempt-redeliver", first.pk))
 
@@ -286,8 +277,8 @@ def test_a_redelivery_carries_the_same_webhook_id(accounting, receiver):
 def test_redeliver_while_one_is_scheduled_answers_409(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    failed = make_attempt(webhook, status=Status.FAILED)
-    make_attempt(webhook, status=Status.SCHEDULED, number=2, event=failed.event)
+    failed = make_attempt(webhook, Status.FAILED)
+    make_attempt(webhook, Status.SCHEDULED, number=2, event=failed.event)
 
     response = client.post(url("attempt-redeliver", failed.pk))
 
@@ -299,7 +290,7 @@ def test_redeliver_while_one_is_scheduled_answers_409(accounting):
 def test_redeliver_to_an_inactive_webhook_answers_409(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    failed = make_attempt(webhook)
+    failed = make_attempt(webhook, Status.FAILED)
     webhook.deactivate("HTTP 410")
 
     response = client.post(url("attempt-redeliver", failed.pk))
@@ -312,7 +303,7 @@ def test_redeliver_to_an_inactive_webhook_answers_409(accounting):
 def test_attempts_of_a_deleted_webhook_cannot_be_redelivered(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    failed = make_attempt(webhook)
+    failed = make_attempt(webhook, Status.FAILED)
     client.delete(url("webhook-detail", webhook.pk))
 
     response = client.post(url("attempt-redeliver", failed.pk))
@@ -322,7 +313,7 @@ def test_attempts_of_a_deleted_webhook_cannot_be_redelivered(accounting):
 
 
 def test_redelivering_another_keys_attempt_answers_404_and_sends_nothing(accounting, warehouse):
-    failed = make_attempt(make_webhook(accounting[0]))
+    failed = make_attempt(make_webhook(accounting[0]), Status.FAILED)
 
     response = warehouse[1].post(url("attempt-redeliver", failed.pk))
 

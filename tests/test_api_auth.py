@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -13,9 +12,10 @@ from rest_framework.test import APIClient, APIRequestFactory
 from django_webhooks.api.authentication import ApiKeyAuthentication
 from django_webhooks.api.throttling import FAILED_AUTHENTICATION_RATE
 from django_webhooks.models import ApiKey
-from tests.api_support import client_for, make_attempt, make_key, make_webhook, url
+from tests.api_support import client_for, url
+from tests.factories import Status, make_attempt, make_key, make_webhook
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 ENDPOINTS = [
     ("get", "webhook-list", False),
@@ -33,19 +33,12 @@ ENDPOINTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def existing():
     """A webhook with a logged attempt, so detail URLs would exist for the right key."""
     api_key, _client = make_key("Owner")
     webhook = make_webhook(api_key)
-    attempt = make_attempt(webhook)
+    attempt = make_attempt(webhook, Status.FAILED)
     return {"webhook": webhook.pk, "attempt": attempt.pk}
 
 

@@ -1,17 +1,12 @@
 """/api/event-types/: the catalog a webhook can subscribe to."""
 
 import pytest
-from django.core.cache import cache
 
 from django_webhooks import events, register_event
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 
 def test_lists_type_and_label_of_every_registered_type():

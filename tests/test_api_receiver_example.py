@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from django_webhooks.models import ApiKey, DeliveryAttempt
 from django_webhooks.worker import engine
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "receiver.py"
 
@@ -24,11 +24,6 @@ def load_example():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

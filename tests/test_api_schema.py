@@ -4,7 +4,6 @@ import json
 
 import pytest
 import yaml
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import include
 from django.urls import path as route
@@ -13,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 OPERATIONS = {
     ("/api/webhooks/", "get"),
@@ -43,11 +43,6 @@ urlpatterns = [
     route("api/", include("django_webhooks.api.urls")),
     route("store-api/things/", StoreOwnView.as_view()),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def served_schema(client) -> dict:

@@ -3,18 +3,13 @@
 from datetime import datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from django_webhooks.models import ApiKey
-from tests.api_support import make_attempt, make_key, make_webhook, url
+from tests.api_support import url
+from tests.factories import Status, make_attempt, make_key, make_webhook
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 
 def test_rotate_returns_the_new_secret_once_and_keeps_the_old_one_signing_for_a_day():
@@ -50,7 +45,7 @@ def test_rotating_one_key_leaves_the_others_alone():
 def test_no_other_answer_shows_a_secret_a_hash_or_a_signature():
     api_key, client = make_key()
     webhook = make_webhook(api_key)
-    attempt = make_attempt(webhook)
+    attempt = make_attempt(webhook, Status.FAILED)
     attempt.request_headers = {"webhook-signature": "v1,abcdefgh…"}
     attempt.save()
     api_key.rotate_signing_secret()

@@ -5,31 +5,16 @@ from datetime import datetime
 from urllib.parse import quote
 
 import pytest
-from django.core.cache import cache
 
 from django_webhooks.admin.forms import WebhookForm
 from django_webhooks.api.serializers import WebhookSerializer
 from django_webhooks.models import DeliveryAttempt, Webhook
-from tests.api_support import make_attempt, make_key, make_webhook, url
+from tests.api_support import url
+from tests.factories import Status, make_attempt, make_webhook
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
 ERP = "https://erp.example.com/hooks"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-
-
-@pytest.fixture
-def accounting():
-    return make_key("Accounting")
-
-
-@pytest.fixture
-def warehouse():
-    return make_key("Warehouse")
 
 
 # --- list and read --------------------------------------------------------------------------
@@ -496,8 +481,8 @@ def test_an_invalid_patch_writes_nothing(accounting):
 def test_patch_is_active_false_deactivates_and_cancels_scheduled_attempts(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    scheduled = make_attempt(webhook, status=DeliveryAttempt.Status.SCHEDULED)
-    failed = make_attempt(webhook, status=DeliveryAttempt.Status.FAILED)
+    scheduled = make_attempt(webhook, Status.SCHEDULED)
+    failed = make_attempt(webhook, Status.FAILED)
 
     response = client.patch(url("webhook-detail", webhook.pk), {"is_active": False}, format="json")
 
@@ -565,8 +550,8 @@ def test_an_update_does_not_undo_a_concurrent_switch_off(accounting, monkeypatch
 def test_delete_answers_204_and_keeps_the_log(accounting):
     key, client = accounting
     webhook = make_webhook(key)
-    failed = make_attempt(webhook, status=DeliveryAttempt.Status.FAILED)
-    scheduled = make_attempt(webhook, status=DeliveryAttempt.Status.SCHEDULED)
+    failed = make_attempt(webhook, Status.FAILED)
+    scheduled = make_attempt(webhook, Status.SCHEDULED)
 
     response = client.delete(url("webhook-detail", webhook.pk))
 
@@ -594,7 +579,7 @@ def test_delete_answers_204_and_keeps_the_log(accounting):
 def test_another_keys_webhook_answers_404_and_is_left_alone(accounting, warehouse, method, body):
     key, _client = accounting
     webhook = make_webhook(key)
-    scheduled = make_attempt(webhook, status=DeliveryAttempt.Status.SCHEDULED)
+    scheduled = make_attempt(webhook, Status.SCHEDULED)
     _other_key, intruder = warehouse
 
     response = getattr(intruder, method)(url("webhook-detail", webhook.pk), body, format="json")
@@ -619,7 +604,7 @@ def test_another_keys_webhook_is_not_listed(accounting, warehouse):
 def test_ids_in_any_but_the_plain_spelling_answer_a_json_404(accounting, spelling):
     key, client = accounting
     webhook = make_webhook(key)
-    attempt = make_attempt(webhook)
+    attempt = make_attempt(webhook, Status.FAILED)
     webhook_id = quote(spelling.format(webhook.pk))
     attempt_id = quote(spelling.format(attempt.pk))
 

@@ -15,9 +15,15 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from django_webhooks import signing
 from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Webhook
-from tests.delivery_log import make_attempt, make_event
+from tests.factories import make_attempt, make_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("woken"),
+    pytest.mark.webhook(
+        default_key=True, url="https://partner.example/in", events=["order.created"]
+    ),
+]
 
 Status = DeliveryAttempt.Status
 
@@ -26,20 +32,6 @@ def run(*args, **options) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    woken = []
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
-    return woken
-
-
-@pytest.fixture
-def webhook(db):
-    return Webhook.objects.create(
-        api_key=ApiKey.objects.default(), url="https://partner.example/in", events=["order.created"]
-    )
 
 
 # --- webhooks_create_key --------------------------------------------------------------------
@@ -131,7 +123,7 @@ def test_recover_dry_run_counts_and_sends_nothing(outage, webhook):
 
 
 def test_recover_schedules_one_attempt_per_failed_delivery(
-    outage, webhook, no_queue, django_capture_on_commit_callbacks
+    outage, webhook, woken, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         out, err = run("webhooks_recover", "--since", "3h", "--webhook", str(webhook.pk))
@@ -142,11 +134,11 @@ def test_recover_schedules_one_attempt_per_failed_delivery(
     )
     assert "Scheduled 3 deliveries again." in out
     assert "[##############################] 3/3" in err  # the progress bar, on stderr
-    assert no_queue == ["default"]  # the cluster was woken, once per batch
+    assert woken == ["default"]  # the cluster was woken, once per batch
 
 
 def test_recover_works_in_batches_with_a_progress_bar(
-    outage, webhook, no_queue, django_capture_on_commit_callbacks
+    outage, webhook, woken, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         _out, err = run(
@@ -155,7 +147,7 @@ def test_recover_works_in_batches_with_a_progress_bar(
 
     assert "\r[####################----------] 2/3" in err
     assert "\r[##############################] 3/3" in err
-    assert len(no_queue) == 2
+    assert len(woken) == 2
     assert new_attempts().count() == 3
 
 

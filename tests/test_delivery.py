@@ -24,28 +24,20 @@ from django_webhooks.signals import webhook_deactivated, webhook_deleted
 from django_webhooks.worker import claims, dispatch, engine, outcomes
 from example_project.shop.models import Order
 
-pytestmark = pytest.mark.django_db(transaction=True)
 URL = "https://erp.example.com/hooks"
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.webhook(url=URL, events=["order.created"]),
+]
 Status = DeliveryAttempt.Status
 
 
-@pytest.fixture
-def http():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+def sent_headers(http_mock):
+    return [call.request.headers for call in http_mock.calls]
 
 
-@pytest.fixture
-def webhook(api_key, woken):
-    return Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"])
-
-
-def sent_headers(http):
-    return [call.request.headers for call in http.calls]
-
-
-def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http, clock):
-    http.post(URL, status=500, body="boom")
+def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http_mock, clock):
+    http_mock.post(URL, status=500, body="boom")
     start = clock.now
     order = Order.objects.create()
     expected_offsets = [0, 60, 180, 360, 600, 900]  # 60, 120, 180, 240, 300 s after the previous
@@ -63,18 +55,18 @@ def test_default_schedule_six_attempts_at_exact_times_then_never(webhook, http, 
     assert [a.number for a in attempts] == [1, 2, 3, 4, 5, 6]
     assert all(a.status == Status.FAILED for a in attempts)
     assert [a.finished_at for a in attempts] == sent_at
-    assert [int(h["X-Webhook-Attempt"]) for h in sent_headers(http)] == [1, 2, 3, 4, 5, 6]
-    assert {h["webhook-id"] for h in sent_headers(http)} == {Event.objects.get().pk}
-    timestamps = [int(h["webhook-timestamp"]) for h in sent_headers(http)]
+    assert [int(h["X-Webhook-Attempt"]) for h in sent_headers(http_mock)] == [1, 2, 3, 4, 5, 6]
+    assert {h["webhook-id"] for h in sent_headers(http_mock)} == {Event.objects.get().pk}
+    timestamps = [int(h["webhook-timestamp"]) for h in sent_headers(http_mock)]
     assert timestamps == [int(moment.timestamp()) for moment in sent_at]
-    assert json.loads(http.calls[0].request.body)["data"]["object"]["id"] == order.pk
+    assert json.loads(http_mock.calls[0].request.body)["data"]["object"]["id"] == order.pk
 
 
-def test_headers_and_signature_per_contract(webhook, http):
-    http.post(URL, status=200)
+def test_headers_and_signature_per_contract(webhook, http_mock):
+    http_mock.post(URL, status=200)
     Order.objects.create()
     engine.run()
-    (call,) = http.calls
+    (call,) = http_mock.calls
     headers = call.request.headers
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert headers["X-Webhook-Event"] == "order.created"
@@ -83,12 +75,12 @@ def test_headers_and_signature_per_contract(webhook, http):
     assert verified["type"] == "order.created"
 
 
-def test_xml_webhooks_get_xml(api_key, woken, http):
+def test_xml_webhooks_get_xml(api_key, woken, http_mock):
     Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"], format="xml")
-    http.post(URL, status=200)
+    http_mock.post(URL, status=200)
     order = Order.objects.create()
     engine.run()
-    (call,) = http.calls
+    (call,) = http_mock.calls
     assert call.request.headers["Content-Type"] == "application/xml; charset=utf-8"
     assert f"<id>{order.pk}</id>".encode() in call.request.body
     headers = call.request.headers
@@ -101,8 +93,8 @@ def test_xml_webhooks_get_xml(api_key, woken, http):
     )
 
 
-def test_success_is_recorded_and_not_retried(webhook, http):
-    http.post(URL, status=200, body="thanks " * 2000)
+def test_success_is_recorded_and_not_retried(webhook, http_mock):
+    http_mock.post(URL, status=200, body="thanks " * 2000)
     Order.objects.create()
     engine.run()
     (attempt,) = DeliveryAttempt.objects.all()
@@ -119,15 +111,15 @@ def test_success_is_recorded_and_not_retried(webhook, http):
 
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 405, 406, 410, 411])
 def test_deactivating_codes_switch_the_webhook_off_and_cancel_what_is_scheduled(
-    webhook, http, clock, code
+    webhook, http_mock, clock, code
 ):
     received = []
     webhook_deactivated.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
     try:
-        http.post(URL, status=500)
+        http_mock.post(URL, status=500)
         Order.objects.create()
         engine.run()  # first order fails: a retry is now scheduled
-        http.replace(responses.POST, URL, status=code)
+        http_mock.replace(responses.POST, URL, status=code)
         Order.objects.create()
         engine.run()
     finally:
@@ -142,11 +134,11 @@ def test_deactivating_codes_switch_the_webhook_off_and_cancel_what_is_scheduled(
     assert engine.run().sent == 0
 
 
-def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
+def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http_mock):
     received = []
     webhook_deleted.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t")
     try:
-        http.post(URL, status=200, body="OK but Please Unsubscribe Me")
+        http_mock.post(URL, status=200, body="OK but Please Unsubscribe Me")
         Order.objects.create()
         engine.run()
     finally:
@@ -160,8 +152,8 @@ def test_the_phrase_deletes_the_webhook_and_keeps_its_attempts(webhook, http):
     assert received[0]["webhook"].pk == webhook.pk
 
 
-def test_inactive_or_revoked_webhooks_get_nothing_more(webhook, http, clock):
-    http.post(URL, status=500)
+def test_inactive_or_revoked_webhooks_get_nothing_more(webhook, http_mock, clock):
+    http_mock.post(URL, status=500)
     Order.objects.create()
     engine.run()
     Webhook.objects.filter(pk=webhook.pk).update(is_active=False)  # bypasses deactivate()
@@ -172,20 +164,20 @@ def test_inactive_or_revoked_webhooks_get_nothing_more(webhook, http, clock):
     Webhook.objects.filter(pk=webhook.pk).update(is_active=True)
     Order.objects.create()
     assert Event.objects.count() == 1  # a revoked key's webhooks are not subscribers
-    assert len(http.calls) == 1
+    assert len(http_mock.calls) == 1
 
 
-def test_body_rendered_once_per_event_and_format(api_key, woken, http, monkeypatch):
+def test_body_rendered_once_per_event_and_format(api_key, woken, http_mock, monkeypatch):
     for n in range(10):
         Webhook.objects.create(api_key=api_key, url=f"{URL}/{n}", events=["order.created"])
-        http.post(f"{URL}/{n}", status=200)
+        http_mock.post(f"{URL}/{n}", status=200)
     renders = []
     original = payloads.render_event
     monkeypatch.setattr(payloads, "render_event", lambda *a: renders.append(a) or original(*a))
     Order.objects.create()
     assert engine.run().succeeded == 10
     assert len(renders) == 1
-    assert len({call.request.body for call in http.calls}) == 1
+    assert len({call.request.body for call in http_mock.calls}) == 1
 
 
 def test_claims_respect_concurrency_and_the_per_webhook_cap(api_key, woken, settings):
@@ -287,8 +279,8 @@ def test_a_lease_is_not_released_before_it_expires(webhook, clock):
     assert claims.release_lost_claims() == 0
 
 
-def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
-    http.post(URL, status=200)
+def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http_mock):
+    http_mock.post(URL, status=200)
     Order.objects.create()
     engine.run()
     first = DeliveryAttempt.objects.get()
@@ -297,13 +289,13 @@ def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http):
     with pytest.raises(exceptions.DeliveryRefused):
         redelivery.redeliver(first)  # one is already scheduled
     engine.run()
-    ids = [call.request.headers["webhook-id"] for call in http.calls]
+    ids = [call.request.headers["webhook-id"] for call in http_mock.calls]
     assert ids == [first.event_id, first.event_id]
-    assert [call.request.headers["X-Webhook-Attempt"] for call in http.calls] == ["1", "2"]
+    assert [call.request.headers["X-Webhook-Attempt"] for call in http_mock.calls] == ["1", "2"]
 
 
-def test_redeliver_and_test_refuse_inactive_webhooks(webhook, http):
-    http.post(URL, status=200)
+def test_redeliver_and_test_refuse_inactive_webhooks(webhook, http_mock):
+    http_mock.post(URL, status=200)
     Order.objects.create()
     engine.run()
     webhook.deactivate("manual")
@@ -313,12 +305,12 @@ def test_redeliver_and_test_refuse_inactive_webhooks(webhook, http):
         redelivery.send_test(webhook)
 
 
-def test_test_event_goes_only_to_its_webhook(webhook, api_key, http):
+def test_test_event_goes_only_to_its_webhook(webhook, api_key, http_mock):
     Webhook.objects.create(api_key=api_key, url=URL + "/other", events=["webhook.test"])
-    http.post(URL, status=200)
+    http_mock.post(URL, status=200)
     redelivery.send_test(webhook)
     engine.run()
-    (call,) = http.calls
+    (call,) = http_mock.calls
     body = json.loads(call.request.body)
     assert body["type"] == "webhook.test"
     assert body["data"]["object"]["webhook"] == webhook.pk
@@ -370,9 +362,9 @@ def test_send_event_validates_and_writes_nothing_on_bad_input(api_key, woken):
 
 
 def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
-    webhook, http, monkeypatch
+    webhook, http_mock, monkeypatch
 ):
-    http.post(URL, status=200)
+    http_mock.post(URL, status=200)
     good, bad = Order.objects.create(), Order.objects.create()
     dispatch.dispatch_pending()
     bad_event = DeliveryAttempt.objects.get(event__data__object__id=bad.pk).event_id
@@ -386,7 +378,7 @@ def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
     monkeypatch.setattr(payloads, "render_event", render_or_fail)
     stats = engine.run()
     assert (stats.sent, stats.cancelled) == (1, 1)
-    assert [json.loads(call.request.body)["data"]["object"]["id"] for call in http.calls] == [
+    assert [json.loads(call.request.body)["data"]["object"]["id"] for call in http_mock.calls] == [
         good.pk
     ]
     outcomes = dict(DeliveryAttempt.objects.values_list("event_id", "status"))
@@ -394,8 +386,10 @@ def test_an_event_that_cannot_be_rendered_is_cancelled_and_the_others_go(
     assert set(outcomes.values()) == {Status.CANCELLED, Status.SUCCEEDED}
 
 
-def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(webhook, http, monkeypatch):
-    http.post(URL, status=410)
+def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(
+    webhook, http_mock, monkeypatch
+):
+    http_mock.post(URL, status=410)
     record = engine.record_outcomes
 
     def move_then_record(sent, **kwargs):
@@ -411,11 +405,11 @@ def test_an_answer_from_the_old_url_does_not_switch_off_a_moved_webhook(webhook,
     assert (attempt.status, attempt.response_status, attempt.url) == (Status.FAILED, 410, URL)
 
 
-def test_a_failed_redelivery_is_not_retried(webhook, http, clock):
-    http.post(URL, status=200)
+def test_a_failed_redelivery_is_not_retried(webhook, http_mock, clock):
+    http_mock.post(URL, status=200)
     Order.objects.create()
     engine.run()
-    http.replace(responses.POST, URL, status=500)
+    http_mock.replace(responses.POST, URL, status=500)
     again = redelivery.redeliver(DeliveryAttempt.objects.get())
     assert engine.run().sent == 1
     again.refresh_from_db()
@@ -439,8 +433,8 @@ def test_the_example_store_sends_customer_deleted(api_key, woken):
     assert DeliveryAttempt.objects.get().event_id == event.pk
 
 
-def test_after_a_rotation_both_secrets_sign_for_the_grace_period(webhook, http, clock):
-    http.post(URL, status=200)
+def test_after_a_rotation_both_secrets_sign_for_the_grace_period(webhook, http_mock, clock):
+    http_mock.post(URL, status=200)
     old_secret = webhook.api_key.signing_secret
     new_secret = webhook.api_key.rotate_signing_secret()
     Order.objects.create()
@@ -448,7 +442,7 @@ def test_after_a_rotation_both_secrets_sign_for_the_grace_period(webhook, http, 
     clock.advance(25 * 3600)  # past the 24 h grace: only the new secret signs
     redelivery.send_test(Webhook.objects.get(pk=webhook.pk))
     engine.run()
-    first, second = (call.request for call in http.calls)
+    first, second = (call.request for call in http_mock.calls)
     for secret in (old_secret, new_secret):
         assert signing.verify(
             secret,

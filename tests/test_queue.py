@@ -8,38 +8,22 @@ import pytest
 from django.db import transaction
 
 from django_webhooks import timing, wakeup
-from django_webhooks.models import DeliveryAttempt, Webhook
+from django_webhooks.models import DeliveryAttempt
 from django_webhooks.worker import dispatch, tasks
 from django_webhooks.worker.ticker import TICK_SECONDS, Ticker
 from example_project.shop.models import Order
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.webhook(events=["order.created"]),
+]
 
 
-@pytest.fixture
-def webhook(api_key):
-    return Webhook.objects.create(
-        api_key=api_key, url="https://a.example.com/", events=["order.created"]
-    )
-
-
-@pytest.fixture
-def wakes(monkeypatch):
-    calls = []
-
-    def wake(using="default"):
-        calls.append(using)
-        return True
-
-    monkeypatch.setattr(wakeup, "wake", wake)
-    return calls
-
-
-def test_wake_happens_after_commit_and_not_on_rollback(webhook, wakes):
+def test_wake_happens_after_commit_and_not_on_rollback(webhook, woken):
     with transaction.atomic():
         Order.objects.create()
-        assert wakes == []
-    assert wakes == ["default"]
+        assert woken == []
+    assert woken == ["default"]
 
     def order_then_fail():
         with transaction.atomic():
@@ -48,15 +32,15 @@ def test_wake_happens_after_commit_and_not_on_rollback(webhook, wakes):
 
     with pytest.raises(ZeroDivisionError):
         order_then_fail()
-    assert wakes == ["default"]
+    assert woken == ["default"]
 
 
-def test_a_burst_of_commits_wakes_once(webhook, wakes, monkeypatch):
+def test_a_burst_of_commits_wakes_once(webhook, woken, monkeypatch):
     monkeypatch.setattr(timing, "WAKE_DEBOUNCE_SECONDS", 60)
     monkeypatch.setattr(wakeup, "_last_wake", -60)
     for _ in range(5):
         Order.objects.create()
-    assert wakes == ["default"]
+    assert woken == ["default"]
 
 
 def test_wake_never_raises_when_the_broker_is_down(monkeypatch):
@@ -67,14 +51,14 @@ def test_wake_never_raises_when_the_broker_is_down(monkeypatch):
     assert wakeup.wake() is False
 
 
-def test_ticker_wakes_for_new_events_and_due_retries_only_once(webhook, wakes, clock):
+def test_ticker_wakes_for_new_events_and_due_retries_only_once(webhook, woken, clock):
     ticker = Ticker()
     Order.objects.create()
-    wakes.clear()
+    woken.clear()
     ticker.tick()
-    assert wakes == ["default"]  # an undispatched event
+    assert woken == ["default"]  # an undispatched event
     ticker.tick()
-    assert wakes == ["default"]  # nothing new
+    assert woken == ["default"]  # nothing new
     dispatch.dispatch_pending()
     DeliveryAttempt.objects.update(scheduled_for=clock.now + timedelta(seconds=60))
     pause = ticker.tick()
@@ -83,7 +67,7 @@ def test_ticker_wakes_for_new_events_and_due_retries_only_once(webhook, wakes, c
     assert ticker.tick() == pytest.approx(0.2, abs=0.01)  # sleeps until the retry is due
     clock.advance(0.2)
     ticker.tick()
-    assert len(wakes) == 2  # the retry fell due
+    assert len(woken) == 2  # the retry fell due
 
 
 def test_ticker_tries_a_failed_wake_up_again_at_once(webhook, monkeypatch, clock):
@@ -101,10 +85,10 @@ def test_ticker_tries_a_failed_wake_up_again_at_once(webhook, monkeypatch, clock
     assert len(calls) == 2
 
 
-def test_sweep_wakes_for_forgotten_work_only(webhook, wakes, clock):
+def test_sweep_wakes_for_forgotten_work_only(webhook, woken, clock):
     assert tasks.sweep() == {"released": 0, "woke": False}
     Order.objects.create()
-    wakes.clear()
+    woken.clear()
     assert tasks.sweep()["woke"] is False  # a fresh event: its own wake-up is on the way
     clock.advance(tasks.UNCLAIMED_AFTER_SECONDS + 1)
     assert tasks.sweep()["woke"] is True

@@ -12,16 +12,11 @@ from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from django_webhooks.worker import dispatch
 from example_project.shop.models import Order, OrderItem, Supplier
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 ALL_ORDER_EVENTS = sorted(events.ORDER_EVENT_TYPES)
-
-
-@pytest.fixture
-def webhook(api_key, woken):
-    return Webhook.objects.create(
-        api_key=api_key, url="https://erp.example.com/hooks", events=ALL_ORDER_EVENTS
-    )
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.webhook(events=ALL_ORDER_EVENTS),
+]
 
 
 def delivered(event_type=None):

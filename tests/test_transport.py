@@ -24,25 +24,13 @@ from tests.receiver import (
     Reset,
     SilentListener,
     Status,
-    loopback_only,
 )
+
+pytestmark = pytest.mark.usefixtures("connected")
 
 TIMEOUT = 1.0
 #: How late a post may return after its deadline on a loaded 2-core machine.
 MARGIN = 0.5
-
-
-@pytest.fixture
-def transport():
-    session = Transport()
-    yield session
-    session.session.close()
-
-
-@pytest.fixture(autouse=True)
-def connected():
-    with loopback_only() as addresses:
-        yield addresses
 
 
 def post(transport: Transport, url: str, *, timeout: float = TIMEOUT, body: bytes = b"{}"):

@@ -16,17 +16,10 @@ from django_webhooks.models import DeliveryAttempt, Webhook
 from django_webhooks.transport import Transport
 from django_webhooks.worker import engine
 from example_project.shop.models import Order
-from tests.receiver import Receiver, Status, loopback_only
+from tests.receiver import Receiver, Status
 
 TIMEOUT = 1.0
 MARGIN = 0.5
-
-
-@pytest.fixture
-def transport():
-    session = Transport()
-    yield session
-    session.session.close()
 
 
 _real_getaddrinfo = socket.getaddrinfo
@@ -43,16 +36,15 @@ def _numeric_resolve(host: str, port: int) -> list[tuple[int, tuple]]:
 
 
 @pytest.fixture(autouse=True)
-def connected(monkeypatch):
+def connected(connected, monkeypatch):
     """Addresses connected to; only loopback ones can be, and no name is looked up for real."""
 
     def no_real_lookups(*args, **kwargs):
         raise AssertionError(f"a real DNS lookup for {args[0]!r}")
 
-    with loopback_only() as addresses:
-        monkeypatch.setattr(socket, "getaddrinfo", no_real_lookups)
-        monkeypatch.setattr(address_guard, "resolve", _numeric_resolve)
-        yield addresses
+    monkeypatch.setattr(socket, "getaddrinfo", no_real_lookups)
+    monkeypatch.setattr(address_guard, "resolve", _numeric_resolve)
+    return connected
 
 
 class StubResolver:

@@ -9,7 +9,6 @@ import ssl
 
 import pytest
 import requests
-import responses
 from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError, ReadTimeoutError
 
 from django_webhooks import __version__
@@ -18,25 +17,12 @@ from django_webhooks.transport import MAX_ANSWER_BYTES, DestinationRefused, Tran
 URL = "https://hooks.example.com/in"
 
 
-@pytest.fixture
-def transport():
-    session = Transport()
-    yield session
-    session.session.close()
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def post(transport: Transport, url: str = URL, headers: dict[str, str] | None = None):
     return transport.post(url, b'{"id": "evt_1"}', headers or {}, timeout=5, allow_private=False)
 
 
-def test_the_request_carries_our_headers_and_the_callers(transport, mocked):
-    mocked.post(URL, body=b"ok")
+def test_the_request_carries_our_headers_and_the_callers(transport, http_mock):
+    http_mock.post(URL, body=b"ok")
     result = post(
         transport,
         headers={
@@ -49,7 +35,7 @@ def test_the_request_carries_our_headers_and_the_callers(transport, mocked):
         },
     )
     assert (result.status, result.body, result.complete, result.error) == (200, b"ok", True, "")
-    (call,) = mocked.calls
+    (call,) = http_mock.calls
     sent = call.request
     assert sent.method == "POST"
     assert sent.body == b'{"id": "evt_1"}'
@@ -66,51 +52,53 @@ def test_the_request_carries_our_headers_and_the_callers(transport, mocked):
     assert "Authorization" not in sent.headers
 
 
-def test_no_cookie_is_kept_from_an_answer(transport, mocked):
-    mocked.post(URL, body=b"ok", headers={"Set-Cookie": "track=1; Domain=example.com; Path=/"})
+def test_no_cookie_is_kept_from_an_answer(transport, http_mock):
+    http_mock.post(URL, body=b"ok", headers={"Set-Cookie": "track=1; Domain=example.com; Path=/"})
     post(transport)
     post(transport)
-    assert "Cookie" not in mocked.calls[1].request.headers
+    assert "Cookie" not in http_mock.calls[1].request.headers
     assert len(transport.session.cookies) == 0
 
 
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
-def test_redirects_are_reported_not_followed(transport, mocked, code):
-    mocked.post(URL, status=code, headers={"Location": "http://169.254.169.254/latest/meta-data"})
-    mocked.get("http://169.254.169.254/latest/meta-data", body=b"secret")
+def test_redirects_are_reported_not_followed(transport, http_mock, code):
+    http_mock.post(
+        URL, status=code, headers={"Location": "http://169.254.169.254/latest/meta-data"}
+    )
+    http_mock.get("http://169.254.169.254/latest/meta-data", body=b"secret")
     result = post(transport)
     assert result.status == code
     assert result.location == "http://169.254.169.254/latest/meta-data"
     assert result.error == "Redirect to http://169.254.169.254/latest/meta-data not followed."
-    assert len(mocked.calls) == 1
+    assert len(http_mock.calls) == 1
 
 
-def test_a_redirect_without_a_location(transport, mocked):
-    mocked.post(URL, status=302)
+def test_a_redirect_without_a_location(transport, http_mock):
+    http_mock.post(URL, status=302)
     result = post(transport)
     assert (result.status, result.location) == (302, "")
     assert result.error == "Redirect to (no Location) not followed."
 
 
-def test_a_large_answer_is_cut_at_the_cap_and_still_judged(transport, mocked):
-    mocked.post(URL, body=b"a" * (MAX_ANSWER_BYTES * 3))
+def test_a_large_answer_is_cut_at_the_cap_and_still_judged(transport, http_mock):
+    http_mock.post(URL, body=b"a" * (MAX_ANSWER_BYTES * 3))
     result = post(transport)
     assert (result.status, result.complete, result.error) == (200, True, "")
     assert result.body == b"a" * MAX_ANSWER_BYTES
 
 
-def test_an_answer_at_the_cap_is_whole(transport, mocked):
-    mocked.post(URL, body=b"b" * MAX_ANSWER_BYTES)
+def test_an_answer_at_the_cap_is_whole(transport, http_mock):
+    http_mock.post(URL, body=b"b" * MAX_ANSWER_BYTES)
     result = post(transport)
     assert len(result.body) == MAX_ANSWER_BYTES
     assert result.complete
 
 
-def test_a_compressed_answer_is_not_decompressed(transport, mocked):
+def test_a_compressed_answer_is_not_decompressed(transport, http_mock):
     # Asked for identity; a receiver that compresses anyway gets its bytes kept as they are,
     # so a small compressed body cannot expand past the cap in memory.
     gzipped = bytes.fromhex("1f8b08000000000000034b4c4a0600c241243503000000")
-    mocked.post(URL, body=gzipped, headers={"Content-Encoding": "gzip"})
+    http_mock.post(URL, body=gzipped, headers={"Content-Encoding": "gzip"})
     assert post(transport).body == gzipped
 
 
@@ -204,15 +192,15 @@ def _wrapped(error: BaseException) -> requests.ConnectionError:
         (ValueError("something odd"), "ValueError: something odd"),
     ],
 )
-def test_failures_are_described_plainly(transport, mocked, raised, described):
-    mocked.post(URL, body=raised)
+def test_failures_are_described_plainly(transport, http_mock, raised, described):
+    http_mock.post(URL, body=raised)
     result = post(transport)
     assert result.error == described
     assert (result.status, result.complete, result.body) == (None, False, b"")
 
 
 @pytest.mark.parametrize("url", ["hooks.example.com/in", "ftp://hooks.example.com/in", "http://"])
-def test_an_unusable_url_is_an_error_not_an_exception(transport, mocked, url):
+def test_an_unusable_url_is_an_error_not_an_exception(transport, http_mock, url):
     result = post(transport, url)
     assert result.error.startswith("Invalid URL: ")
-    assert len(mocked.calls) == 0
+    assert len(http_mock.calls) == 0

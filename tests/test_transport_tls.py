@@ -12,7 +12,9 @@ import trustme
 from django_webhooks import address_guard
 from django_webhooks.policy import Answer, Verdict, judge
 from django_webhooks.transport import Transport
-from tests.receiver import Drip, Receiver, SilentListener, Status, loopback_only
+from tests.receiver import Drip, Receiver, SilentListener, Status
+
+pytestmark = pytest.mark.usefixtures("connected")
 
 TIMEOUT = 1.0
 MARGIN = 0.5
@@ -44,23 +46,10 @@ def secure(ca):
 
 
 @pytest.fixture
-def transport():
-    session = Transport()
-    yield session
-    session.session.close()
-
-
-@pytest.fixture
 def trusting(transport, ca_file):
     """A transport that trusts the test CA, told the way requests is told: the session's verify."""
     transport.session.verify = ca_file
     return transport
-
-
-@pytest.fixture(autouse=True)
-def connected():
-    with loopback_only() as addresses:
-        yield addresses
 
 
 def post(transport: Transport, url: str, *, timeout: float = TIMEOUT):
