@@ -1,5 +1,8 @@
 """Settings for the test suite and for the qcluster processes it starts.
 
+Standalone: the example project is a demo, not the test harness. Of it, the tests install
+only the shop app (for its models) and mount its demo receiver (tests/urls.py).
+
 ``WEBHOOKS_TEST_DEPLOYMENT``: ``sqlite`` (SQLite file + ORM broker, the default) or
 ``postgres`` (PostgreSQL + Redis broker). A test that starts a qcluster passes the live test
 database's name in ``WEBHOOKS_TEST_DB_NAME`` and the delivery settings in ``WEBHOOKS_TEST_*``.
@@ -11,21 +14,57 @@ import os
 import tempfile
 from pathlib import Path
 
-from example_project.settings import (  # noqa: F401
-    DEFAULT_AUTO_FIELD,
-    INSTALLED_APPS,
-    MIDDLEWARE,
-    REST_FRAMEWORK,
-    STATIC_URL,
-    TEMPLATES,
-)
-
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.teststore"]
 DEPLOYMENT = os.environ.get("WEBHOOKS_TEST_DEPLOYMENT", "sqlite")
 # Several checkouts may test at once on one machine: keep their databases and queues apart.
 CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
 SECRET_KEY = "tests-only"
-ROOT_URLCONF = "example_project.urls"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "django_webhooks",
+    # The stores whose models the tests save: the example's shop (Order, items, Customer) and
+    # tests/teststore, shaped unlike it (event sources).
+    "example_project.shop",
+    "tests.teststore",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the admin's German pages
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
