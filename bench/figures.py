@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psutil
 import requests
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from bench.harness import (
     ReceiverProcess,
@@ -75,9 +77,31 @@ def percentile(values: list[float], fraction: float) -> float:
 P1_MIN_RUNS = 9
 
 
+@contextlib.contextmanager
+def untracked() -> Iterator[None]:
+    """The store with the app installed but no model tracked: WEBHOOKS names no order model.
+
+    Settings are read at use and the app follows ``override_settings`` (README, "Settings").
+    """
+    with override_settings(WEBHOOKS={}):
+        yield
+
+
+@contextlib.contextmanager
+def wake_debounce(seconds: float) -> Iterator[None]:
+    """Commits wake the queue at most once per ``seconds`` (``timing.WAKE_DEBOUNCE_SECONDS``)."""
+    from django_webhooks import timing
+
+    kept = timing.WAKE_DEBOUNCE_SECONDS
+    timing.WAKE_DEBOUNCE_SECONDS = seconds
+    try:
+        yield
+    finally:
+        timing.WAKE_DEBOUNCE_SECONDS = kept
+
+
 def p1_enqueue(sizes: Sizes) -> list[Figure]:
-    from django_webhooks import timing, wakeup
-    from django_webhooks.recording import tracking
+    from django_webhooks import timing
     from example_project.shop.models import Order
 
     def one_save(order: Order) -> None:
@@ -87,10 +111,7 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
 
     def configure(subscribers: int | None) -> Order:
         reset_tables()
-        tracking.connect()
-        if subscribers is None:
-            tracking.disconnect()
-        elif subscribers:
+        if subscribers:
             subscribe([f"http://127.0.0.1:9/hook/{n}" for n in range(subscribers)], ORDER_EVENTS)
         order = Order.objects.create()
         for _ in range(20):  # warm the caches (SQL strings, statement cache)
@@ -106,8 +127,8 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
         return median(durations)
 
     def queries(order: Order) -> list[str]:
-        wakeup._last_wake = time.monotonic()  # count the save, not the debounced wake-up
-        with CaptureQueriesContext(connection) as captured:
+        # Count the save, not the wake-up that at most one save per debounce period makes.
+        with wake_debounce(math.inf), CaptureQueriesContext(connection) as captured:
             one_save(order)
         return [query["sql"] for query in captured.captured_queries]
 
@@ -130,17 +151,15 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
             if subscribers:
                 base_block = timed(configure(0))
                 per_run["0 subscribers"].append(base_block)
-            order = configure(subscribers)
-            per_run[label].append(timed(order))
+            with untracked() if subscribers is None else contextlib.nullcontext():
+                order = configure(subscribers)
+                per_run[label].append(timed(order))
+                counts[label] = len(queries(order))
             if subscribers:
                 pair_ratios[label].append(per_run[label][-1] / base_block)
-            counts[label] = len(queries(order))
-            if subscribers:
-                wakeup._last_wake = -timing.WAKE_DEBOUNCE_SECONDS
-                with CaptureQueriesContext(connection) as captured:
+                with wake_debounce(0), CaptureQueriesContext(connection) as captured:
                     one_save(order)
                 wake_queries = len(captured.captured_queries) - counts[label]
-    tracking.connect()
     reset_tables()
 
     typical = {label: median(values) for label, values in per_run.items()}

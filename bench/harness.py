@@ -7,6 +7,7 @@ wake-ups), sets Django up and migrates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -72,12 +73,19 @@ def _recreate_postgres_database(name: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
+@functools.cache
+def _broker(cluster: str | None) -> Any:
+    from django_q.brokers import get_broker
+
+    return get_broker(cluster)
+
+
 def reset_tables() -> None:
     """Forget every order, event, attempt and webhook, and the queue's pending wake-ups."""
+    from django.conf import settings
     from django.db import connection
 
     from django_webhooks.models import DeliveryAttempt, Event, Webhook
-    from django_webhooks.queue import _broker
     from example_project.shop.models import Order, OrderItem
 
     tables = [model._meta.db_table for model in (DeliveryAttempt, Event, Webhook, OrderItem, Order)]
@@ -87,7 +95,7 @@ def reset_tables() -> None:
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
-    _broker().purge_queue()
+    _broker(settings.WEBHOOKS.get("QUEUE_CLUSTER")).purge_queue()  # the wake-ups' queue
 
 
 def subscribe(urls: list[str], events: list[str]) -> list:

@@ -1,7 +1,9 @@
 """The django-q2 tasks: deliver what is due, sweep what a crash left behind.
 
 Enqueued by :mod:`django_webhooks.wakeup` by dotted path (and the sweeper, every minute, by a
-django-q2 schedule as a safety net beside the ticker).
+django-q2 schedule as a safety net beside the ticker). The three queries below are what the
+ticker and the sweeper ask the database on every look; they are public so that the benchmark
+(bench/scale.py, P6) can time them against a large table.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def sweep(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
 
 
 def newest_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> datetime | None:
+    """When the most recently due scheduled attempt fell due, or None if none is due."""
     return (
         DeliveryAttempt.objects.using(using)
         .filter(status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__lte=now or timezone.now())
@@ -52,6 +55,7 @@ def newest_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> da
 
 
 def newest_undispatched(using: str = DEFAULT_DB_ALIAS) -> datetime | None:
+    """When the newest event not fanned out yet was written, or None."""
     return (
         Event.objects.using(using)
         .filter(dispatched_at__isnull=True)
@@ -62,6 +66,7 @@ def newest_undispatched(using: str = DEFAULT_DB_ALIAS) -> datetime | None:
 
 
 def next_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> datetime | None:
+    """When the next scheduled attempt falls due (after ``now``), or None."""
     return (
         DeliveryAttempt.objects.using(using)
         .filter(status=DeliveryAttempt.Status.SCHEDULED, scheduled_for__gt=now or timezone.now())
