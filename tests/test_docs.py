@@ -90,8 +90,7 @@ def verify():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_verifier_in_signatures_md_accepts_real_deliveries(verify, receiver, monkeypatch):
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
+def test_the_verifier_in_signatures_md_accepts_real_deliveries(verify, receiver, woken):
     api_key, _token = ApiKey.objects.create_key(name="Partner")
     webhook = Webhook.objects.create(
         api_key=api_key, url=receiver.url("/in"), events=["order.created"]

@@ -21,11 +21,10 @@ ADMINS = ["ops@shop.example"] if django.VERSION >= (6, 0) else [("Ops", "ops@sho
 
 
 @pytest.fixture(autouse=True)
-def mail_setup(settings, monkeypatch):
+def mail_setup(settings, woken):
     settings.ADMINS = ADMINS
     if django.VERSION >= (6, 1):  # which warns about sending mail without MAILERS
         settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": None)
 
 
 @pytest.fixture

@@ -309,11 +309,9 @@ def test_proxy_settings_in_the_environment_are_ignored(transport, receiver, monk
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refused_destination_is_a_failed_attempt_with_its_reason_and_a_retry(
-    api_key, monkeypatch, settings, resolver, connected
+    api_key, woken, settings, resolver, connected
 ):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOW_PRIVATE_DESTINATIONS": False}
-    woken: list[str] = []
-    monkeypatch.setattr("django_webhooks.wakeup.wake", lambda using="default": woken.append(using))
     resolver(["10.0.0.1"])
     webhook = Webhook.objects.create(
         api_key=api_key, url="http://internal.test/hook", events=["order.created"]
