@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from urllib3.exceptions import NewConnectionError
+
+if TYPE_CHECKING:
+    from urllib3.connection import HTTPConnection
 
 
 class WebhooksError(Exception):
@@ -23,7 +28,7 @@ class DestinationRefused(NewConnectionError):
     the guard's explanation kept for the delivery log.
     """
 
-    def __init__(self, conn: object, explanation: str) -> None:
+    def __init__(self, conn: HTTPConnection, explanation: str) -> None:
         self.explanation = explanation
         super().__init__(conn, explanation)
 

@@ -9,9 +9,14 @@ raises ``FieldError``, in the admin, in the store's own admins through a relatio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+
+if TYPE_CHECKING:
+    _CharField = models.CharField[str, str]
+else:
+    _CharField = models.CharField  # not subscriptable at run time
 
 
 class SecretFieldMixin:
@@ -24,7 +29,7 @@ class SecretFieldMixin:
         return None
 
 
-class SecretCharField(SecretFieldMixin, models.CharField):
+class SecretCharField(SecretFieldMixin, _CharField):
     """A CharField whose value no query may look into (a hash, a signing secret)."""
 
 

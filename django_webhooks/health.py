@@ -6,8 +6,10 @@ say nothing about the receiver. Every figure is one aggregate query, whatever th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Avg, Count, Max, Q, QuerySet
@@ -59,7 +61,9 @@ class Health:
         return self.succeeded / self.total if self.total else None
 
 
-def _finished_since(since: datetime, statuses=(Status.SUCCEEDED, Status.FAILED)) -> Q:
+def _finished_since(
+    since: datetime, statuses: Sequence[str] = (Status.SUCCEEDED, Status.FAILED)
+) -> Q:
     return Q(
         created_at__gte=since - _CREATED_BEFORE_WINDOW,
         finished_at__gte=since,
@@ -126,11 +130,11 @@ def webhook_stats(webhooks: QuerySet[Webhook], since: datetime) -> list[WebhookS
     Two grouped queries over the log, each bounded by an index (the window by ``created_at``,
     the waiting ones by the partial index on scheduled attempts), whatever the log's size.
     """
-    webhooks = list(webhooks)
-    ids = [webhook.pk for webhook in webhooks]
+    listed = list(webhooks)
+    ids = [webhook.pk for webhook in listed]
     log = DeliveryAttempt.objects.filter(webhook_id__in=ids)
     verdicts = Q(status__in=[Status.SUCCEEDED, Status.FAILED])
-    finished = {
+    finished: dict[int, Mapping[str, Any]] = {
         row["webhook_id"]: row
         for row in log.filter(
             _finished_since(since, [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED])
@@ -153,7 +157,7 @@ def webhook_stats(webhooks: QuerySet[Webhook], since: datetime) -> list[WebhookS
         .order_by()
     )
     stats = []
-    for webhook in webhooks:
+    for webhook in listed:
         row = finished.get(webhook.pk, {})
         stats.append(
             WebhookStats(

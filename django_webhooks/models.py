@@ -8,6 +8,7 @@ State changes that the admin, the API and the commands all make live here, once:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -46,7 +47,7 @@ __all__ = [
 DEFAULT_API_KEY_NAME = "Default"
 
 
-class ApiKeyQuerySet(models.QuerySet):
+class ApiKeyQuerySet(models.QuerySet["ApiKey", "ApiKey"]):
     def usable(self, now: datetime | None = None) -> ApiKeyQuerySet:
         now = now or timezone.now()
         return self.filter(revoked=False).filter(
@@ -55,7 +56,7 @@ class ApiKeyQuerySet(models.QuerySet):
 
     def revoke(self) -> list[ApiKey]:
         """Revoke the keys not revoked yet; returns them (their webhooks get nothing more)."""
-        api_keys = list(self.filter(revoked=False))
+        api_keys: list[ApiKey] = list(self.filter(revoked=False))
         self.model.objects.using(self.db).filter(pk__in=[key.pk for key in api_keys]).update(
             revoked=True
         )
@@ -64,8 +65,11 @@ class ApiKeyQuerySet(models.QuerySet):
         return api_keys
 
 
-class ApiKeyManager(models.Manager.from_queryset(ApiKeyQuerySet)):
-    def create_key(self, **fields) -> tuple[ApiKey, str]:
+_ApiKeyManagerBase = models.Manager.from_queryset(ApiKeyQuerySet)
+
+
+class ApiKeyManager(_ApiKeyManagerBase["ApiKey"]):
+    def create_key(self, **fields: Any) -> tuple[ApiKey, str]:
         """Create a key; returns ``(api_key, token)``. The token cannot be recovered later."""
         token, prefix, hashed = tokens.generate()
         api_key = self.create(prefix=prefix, hashed_key=hashed, **fields)
@@ -161,7 +165,7 @@ class ApiKey(models.Model):
         return self.signing_secret
 
 
-class WebhookQuerySet(models.QuerySet):
+class WebhookQuerySet(models.QuerySet["Webhook", "Webhook"]):
     def deliverable(self, now: datetime | None = None) -> WebhookQuerySet:
         """Active webhooks whose API key is neither revoked nor expired."""
         now = now or timezone.now()
@@ -171,7 +175,7 @@ class WebhookQuerySet(models.QuerySet):
 
     def activate(self) -> list[Webhook]:
         """Switch the inactive ones back on; returns them."""
-        webhooks = list(self.filter(is_active=False))
+        webhooks: list[Webhook] = list(self.filter(is_active=False))
         self.model.objects.using(self.db).filter(
             pk__in=[webhook.pk for webhook in webhooks]
         ).update(is_active=True, deactivated_reason="", updated_at=timezone.now())

@@ -8,6 +8,7 @@ transaction commits, so a mail describes something that really happened.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.mail import mail_admins
 from django.utils.translation import gettext as _
@@ -29,7 +30,7 @@ def connect() -> None:
 
 
 def notify_deactivated(
-    sender, webhook: Webhook, attempt: DeliveryAttempt, reason: str, **kwargs
+    sender: type[Webhook], webhook: Webhook, attempt: DeliveryAttempt, reason: str, **kwargs: Any
 ) -> None:
     _notify(
         _("Webhook deactivated: %(url)s") % {"url": webhook.url},
@@ -45,7 +46,9 @@ def notify_deactivated(
     )
 
 
-def notify_deleted(sender, webhook: Webhook, attempt: DeliveryAttempt, reason: str, **kwargs):
+def notify_deleted(
+    sender: type[Webhook], webhook: Webhook, attempt: DeliveryAttempt, reason: str, **kwargs: Any
+) -> None:
     _notify(
         _("Webhook deleted: %(url)s") % {"url": webhook.url},
         _(

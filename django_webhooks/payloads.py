@@ -109,9 +109,8 @@ def render_xml(document: Mapping[str, Any], root: str = "event") -> bytes:
     _fill(element, document)
     # ElementTree leaves a carriage return in text as is, and every parser reads it back as
     # a line feed; as a character reference it survives.
-    return ElementTree.tostring(element, encoding="utf-8", xml_declaration=True).replace(
-        b"\r", b"&#13;"
-    )
+    text: bytes = ElementTree.tostring(element, encoding="utf-8", xml_declaration=True)
+    return text.replace(b"\r", b"&#13;")
 
 
 def _fill(element: ElementTree.Element, value: Any) -> None:

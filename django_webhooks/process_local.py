@@ -23,7 +23,7 @@ class PerProcess(Generic[T]):
         self._factory = factory
         self._instances: dict[tuple[Hashable, ...], T] = {}
         self._lock = threading.Lock()
-        functools.update_wrapper(self, factory)  # type: ignore[arg-type]
+        functools.update_wrapper(self, factory)
         os.register_at_fork(after_in_child=self._forget)
 
     def get(self, *key: Hashable) -> T:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.db import connections
-from django.db.models import Field, Model
+from django.db.models import Field, ForeignKey, Model
 
 _PLAIN_TYPES = {
     "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "IntegerField",
@@ -23,7 +23,7 @@ _PLAIN_TYPES = {
 }  # fmt: skip
 
 #: Per column: its attname, and the field that prepares its value (None: passed as it is).
-Columns = list[tuple[str, Field | None]]
+Columns: TypeAlias = "list[tuple[str, Field[Any, Any] | None]]"  # Field: no [] at run time
 
 
 def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
@@ -63,7 +63,7 @@ def update_rows(
 
 
 @lru_cache(maxsize=64)
-def insert_fields(model: type[Model]) -> list[Field]:
+def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
     return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
 
 
@@ -71,19 +71,28 @@ def insert_fields(model: type[Model]) -> list[Field]:
 def insert_sql(model: type[Model], using: str, count: int) -> str:
     quote = connections[using].ops.quote_name
     fields = insert_fields(model)
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(column(model, field.name)) for field in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
         [row] * count
     )
 
 
+def column(model: type[Model], name: str) -> str:
+    """The database column of ``model``'s field ``name`` (``"pk"``: its primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise TypeError(f"{model.__name__}.{name} has no column of its own")
+    return column
+
+
 @lru_cache(maxsize=64)
 def _update_sql(model: type[Model], field_names: tuple[str, ...], using: str) -> str:
     quote = connections[using].ops.quote_name
-    meta = model._meta
-    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in field_names)
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    assignments = ", ".join(f"{quote(column(model, name))} = %s" for name in field_names)
+    primary_key = quote(column(model, "pk"))
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {primary_key} = %s"
 
 
 @lru_cache(maxsize=64)
@@ -91,7 +100,9 @@ def _columns(model: type[Model], field_names: tuple[str, ...]) -> Columns:
     columns: Columns = []
     for name in field_names:
         field = model._meta.get_field(name)
-        target = field.target_field if field.is_relation else field
+        if not isinstance(field, Field):
+            raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+        target = field.target_field if isinstance(field, ForeignKey) else field
         plain = target.get_internal_type() in _PLAIN_TYPES and not getattr(field, "auto_now", False)
         columns.append((field.attname, None if plain else field))
     return columns

@@ -7,13 +7,15 @@ messages framework, so they are never stored in a cookie or a session on the way
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
+from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.formats import date_format
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import tokens
 from ..conf import webhook_settings
-from ..models import ApiKey
+from ..models import ApiKey, ApiKeyQuerySet
 from .base import ADMIN_CSS, ObjectViewsMixin
 from .forms import StoredJSONField
 
@@ -40,10 +42,10 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
     class Media:
         css = ADMIN_CSS
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["name", "expiry_date"]
-        return [
+            return ("name", "expiry_date")
+        return (
             "name",
             "prefix",
             "expiry_date",
@@ -52,7 +54,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
             "signing_secret_state",
             "created",
             "last_used_at",
-        ]
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is not None and obj.revoked:
@@ -71,13 +73,15 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
             ) % {"until": date_format(until, "DATETIME_FORMAT")}
         return state
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if not change:
             token, obj.prefix, obj.hashed_key = tokens.generate()
-            obj._one_time_token = token
+            obj._one_time_token = token  # type: ignore[attr-defined]  # for response_add only
         super().save_model(request, obj, form, change)
 
-    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None):
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
         token = getattr(obj, "_one_time_token", None)
         if token is None:
             return super().response_add(request, obj, post_url_continue)
@@ -106,7 +110,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "django_webhooks/admin/apikey_secrets.html", context)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             self._object_url("rotate", self.rotate_view, "rotate-signing-secret"),
             self._object_url("revoke", self.revoke_view, "revoke"),
@@ -114,7 +118,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
         ]
 
     def _key_to_change(self, request: HttpRequest, object_id: str) -> ApiKey:
-        api_key = self._get_object_or_404(request, object_id)
+        api_key: ApiKey = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, api_key) or api_key.revoked:
             raise PermissionDenied
         return api_key
@@ -172,14 +176,14 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
         )
         return HttpResponseRedirect(self._change_url(api_key))
 
-    def _revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> list[ApiKey]:
+    def _revoke(self, request: HttpRequest, queryset: ApiKeyQuerySet) -> list[ApiKey]:
         api_keys = queryset.revoke()
         for api_key in api_keys:
             self.log_change(request, api_key, gettext("Revoked."))
         return api_keys
 
     @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    def revoke_selected(self, request: HttpRequest, queryset: ApiKeyQuerySet) -> None:
         api_keys = self._revoke(request, queryset)
         self.message_user(
             request,

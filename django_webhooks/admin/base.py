@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import django
+from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
@@ -20,6 +24,12 @@ from ..fields import is_secret
 from ..models import DeliveryAttempt
 
 Status = DeliveryAttempt.Status
+
+if TYPE_CHECKING:
+    # ObjectViewsMixin is only ever mixed into a ModelAdmin: type it as one.
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 ADMIN_CSS = {"all": ["django_webhooks/admin.css"]}
 #: Django 6.1's admin writes breadcrumbs as a list; our own pages follow the admin's markup.
@@ -67,16 +77,18 @@ class SecretLookupsRefusedMixin(BaseModelAdmin):
     that is an oracle a view-only user can read it through (see :mod:`django_webhooks.fields`).
     """
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         if touches_a_secret(self.model, lookup):
             return False
         return super().lookup_allowed(lookup, value, request)
 
 
-class ObjectViewsMixin(SecretLookupsRefusedMixin):
+class ObjectViewsMixin(SecretLookupsRefusedMixin, _ModelAdmin):
     """Small POST views on one object, behind the admin's login and CSRF protection."""
 
-    def _object_url(self, name: str, view, suffix: str):
+    def _object_url(
+        self, name: str, view: Callable[..., HttpResponseBase], suffix: str
+    ) -> URLPattern:
         opts = self.model._meta
         return path(
             f"<path:object_id>/{suffix}/",
@@ -84,7 +96,7 @@ class ObjectViewsMixin(SecretLookupsRefusedMixin):
             name=f"{opts.app_label}_{opts.model_name}_{name}",
         )
 
-    def _get_object_or_404(self, request: HttpRequest, object_id: str):
+    def _get_object_or_404(self, request: HttpRequest, object_id: str) -> Any:
         obj = self.get_object(request, object_id)
         if obj is None:
             raise Http404(
@@ -93,7 +105,9 @@ class ObjectViewsMixin(SecretLookupsRefusedMixin):
             )
         return obj
 
-    def _page_context(self, request: HttpRequest, title: str, *crumbs: tuple[str, str]) -> dict:
+    def _page_context(
+        self, request: HttpRequest, title: str, *crumbs: tuple[str, str]
+    ) -> dict[str, Any]:
         """What the section's own pages need: the admin's context and breadcrumbs down to
         this model's list, then ``crumbs`` as ``(url, label)``; an empty url: no link."""
         opts = self.model._meta
@@ -116,14 +130,14 @@ class ObjectViewsMixin(SecretLookupsRefusedMixin):
             ],
         }
 
-    def _change_url(self, obj) -> str:
+    def _change_url(self, obj: Model) -> str:
         opts = self.model._meta
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
 
     def _confirm(
         self,
         request: HttpRequest,
-        obj,
+        obj: Model,
         *,
         title: str,
         question: str,

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseNotAllowed
-from django.urls import reverse
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -28,10 +28,14 @@ class EventTypeFilter(admin.SimpleListFilter):
     title = _("event type")
     parameter_name = "event_type"
 
-    def lookups(self, request: HttpRequest, model_admin):
-        return events.choices()
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        return [(event_type, str(label)) for event_type, label in events.choices()]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet):
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[DeliveryAttempt]
+    ) -> QuerySet[DeliveryAttempt]:
         if self.value():
             return queryset.filter(event_type=self.value())
         return queryset
@@ -109,16 +113,22 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: DeliveryAttempt | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: DeliveryAttempt | None = None
+    ) -> bool:
         return False  # the log is pruned by `manage.py webhooks_prune`, never edited
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{Webhook._meta.app_label}.change_webhook")
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DeliveryAttempt], search_term: str
+    ) -> tuple[QuerySet[DeliveryAttempt], bool]:
         # An exact event id: uses the index, where a LIKE over the whole log would not.
         term = search_term.strip()
         if not term:
@@ -155,12 +165,18 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
         return preformatted(attempt.response_excerpt) if attempt.response_excerpt else "—"
 
     def render_change_form(
-        self, request: HttpRequest, context: dict[str, Any], add=False, change=False, **kwargs
-    ):
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: DeliveryAttempt | None = None,
+    ) -> HttpResponse:
         context["can_redeliver"] = self.has_redeliver_permission(request)
-        return super().render_change_form(request, context, add, change, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             self._object_url("redeliver", self.redeliver_view, "redeliver"),
             *super().get_urls(),
@@ -171,7 +187,7 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_redeliver_permission(request):
             raise PermissionDenied
-        attempt = self._get_object_or_404(request, object_id)
+        attempt: DeliveryAttempt = self._get_object_or_404(request, object_id)
         try:
             new = redelivery.redeliver(attempt)
         except DeliveryRefused as refusal:
@@ -186,8 +202,9 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
         return HttpResponseRedirect(redirect_target(request, f"{event_log}?q={attempt.event_id}"))
 
     @admin.action(description=_("Redeliver selected attempts"), permissions=["redeliver"])
-    def redeliver_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        redelivered, refusals = 0, []
+    def redeliver_selected(self, request: HttpRequest, queryset: QuerySet[DeliveryAttempt]) -> None:
+        redelivered = 0
+        refusals: list[str] = []
         seen: set[tuple[str, int | None]] = set()
         for attempt in queryset.select_related("webhook", "event").order_by("-id"):
             pair = (attempt.event_id, attempt.webhook_id)
@@ -206,8 +223,8 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
             % {"count": redelivered},
             messages.SUCCESS if redelivered else messages.INFO,
         )
-        for refusal in refusals[:10]:
-            self.message_user(request, refusal, messages.WARNING)
+        for message in refusals[:10]:
+            self.message_user(request, message, messages.WARNING)
 
 
 def _format_of(attempt: DeliveryAttempt) -> str:

@@ -48,10 +48,11 @@ class WebhookForm(forms.ModelForm):
             )
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "api_key" in self.fields:
-            self.fields["api_key"].queryset = ApiKey.objects.filter(revoked=False)
+        api_key = self.fields.get("api_key")
+        if isinstance(api_key, forms.ModelChoiceField):
+            api_key.queryset = ApiKey.objects.filter(revoked=False)
             if not self.instance.pk and not self.initial.get("api_key"):
                 default = ApiKey.objects.default()
                 if default is not None:
@@ -83,14 +84,14 @@ class RecoverFailedForm(forms.Form):
         help_text=_("Leave all unchecked to recover every event type."),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "since" not in self.initial:
             yesterday = timezone.localtime() - timedelta(days=1)
             self.initial["since"] = yesterday.replace(second=0, microsecond=0)
 
     def clean_since(self) -> datetime:
-        since = self.cleaned_data["since"]
+        since: datetime = self.cleaned_data["since"]
         if since > timezone.now():
             raise forms.ValidationError(_("Choose a moment in the past."), code="future")
         return since

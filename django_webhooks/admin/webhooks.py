@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseNotAllowed
 from django.template.response import TemplateResponse
+from django.urls import URLPattern
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import events, redelivery
 from ..exceptions import DeliveryRefused
 from ..health import webhook_health
-from ..models import DeliveryAttempt, Webhook
+from ..models import DeliveryAttempt, Webhook, WebhookQuerySet
 from .base import ADMIN_CSS, ObjectViewsMixin, status_badge
 from .charts import hourly_chart
 from .forms import RecoverFailedForm, WebhookForm
@@ -40,20 +44,19 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
     class Media:
         css = ADMIN_CSS
 
-    def get_queryset(self, request: HttpRequest):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Webhook]:
         latest = DeliveryAttempt.objects.filter(webhook=OuterRef("pk")).order_by(
             "-created_at", "-id"
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_status=Subquery(latest.values("status")[:1]),
-                last_response_status=Subquery(latest.values("response_status")[:1]),
-            )
+        webhooks: QuerySet[Webhook] = super().get_queryset(request)
+        return webhooks.annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_response_status=Subquery(latest.values("response_status")[:1]),
         )
 
-    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+    def formfield_for_dbfield(
+        self, db_field: models.Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "api_key" and formfield is not None:
             # A key added from a popup would close it before its token could be shown.
@@ -70,16 +73,23 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
         status = getattr(webhook, "last_status", None)
         if not status:
             return "—"
-        if webhook.last_response_status:
-            return format_html("{} HTTP {}", status_badge(status), webhook.last_response_status)
+        response_status = getattr(webhook, "last_response_status", None)
+        if response_status:
+            return format_html("{} HTTP {}", status_badge(status), response_status)
         return status_badge(status)
 
     # The webhook page: health, recent attempts, buttons.
 
     def render_change_form(
-        self, request: HttpRequest, context: dict[str, Any], add=False, change=False, **kwargs
-    ):
-        webhook = kwargs.get("obj")
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Webhook | None = None,
+    ) -> HttpResponse:
+        webhook = obj
         if webhook is not None:
             health = webhook_health(webhook, hours=HEALTH_HOURS)
             context.update(
@@ -93,9 +103,9 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
                 ),
                 can_deliver=self.has_change_permission(request, webhook),
             )
-        return super().render_change_form(request, context, add, change, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             self._object_url("send_test", self.send_test_view, "send-test"),
             self._object_url("reactivate", self.reactivate_view, "reactivate"),
@@ -103,7 +113,7 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
         ]
 
     def _webhook_to_change(self, request: HttpRequest, object_id: str) -> Webhook:
-        webhook = self._get_object_or_404(request, object_id)
+        webhook: Webhook = self._get_object_or_404(request, object_id)
         if not self.has_change_permission(request, webhook):
             raise PermissionDenied
         return webhook
@@ -137,14 +147,14 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
 
     # List actions.
 
-    def _activate(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> int:
+    def _activate(self, request: HttpRequest, queryset: WebhookQuerySet) -> int:
         switched_on = queryset.activate()
         for webhook in switched_on:
             self.log_change(request, webhook, gettext("Activated."))
         return len(switched_on)
 
     @admin.action(description=_("Activate selected webhooks"), permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+    def activate(self, request: HttpRequest, queryset: WebhookQuerySet) -> None:
         count = self._activate(request, queryset)
         self.message_user(
             request,
@@ -253,7 +263,7 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
             **self._page_context(request, title, ("", title)),
             "form": form,
             "webhooks": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "django_webhooks/admin/recover_failed.html", context)

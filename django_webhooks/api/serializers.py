@@ -10,7 +10,7 @@ signatures appear in no serializer here except :class:`SigningSecretSerializer`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -69,7 +69,14 @@ class EventTypesField(serializers.Field):
         return list(value)
 
 
-class StrictSerializerMixin:
+if TYPE_CHECKING:
+    # StrictSerializerMixin is only ever mixed into a serializer: type it as one.
+    _Serializer = serializers.Serializer[Any]
+else:
+    _Serializer = object
+
+
+class StrictSerializerMixin(_Serializer):
     """Refuse fields the serializer does not have (read-only ones are accepted and ignored)."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -88,6 +95,8 @@ class StrictSerializerMixin:
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):  # a serializer's errors are keyed by field
+                raise
             # Report every problem at once, the unknown fields beside the invalid ones.
             raise serializers.ValidationError({**error.detail, **unknown}) from None
         if unknown:
@@ -234,7 +243,8 @@ class EventTypeSerializer(serializers.Serializer):
     """An event type and its label."""
 
     type = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    # DRF's metaclass takes declared fields off the class: this does not replace Field.label.
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
 
 
 class SigningSecretSerializer(serializers.Serializer):

@@ -29,6 +29,9 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
     """Counts failures only (a throttle of DRF's counts every request it allows)."""
 
     scope = "django_webhooks_api_failed_authentication"
+    # Set by SimpleRateThrottle.__init__ from the rate (None: no rate, no throttling).
+    num_requests: int | None
+    duration: int | None
 
     def get_rate(self) -> str | None:
         return FAILED_AUTHENTICATION_RATE if webhook_settings.API_THROTTLE_RATE else None
@@ -37,7 +40,7 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
     def exhausted(self, request: Request) -> bool:
-        if self.rate is None:
+        if self.rate is None or self.num_requests is None or self.duration is None:
             return False
         self.key = self.get_cache_key(request, None)
         self.now = self.timer()

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
 from django.utils import timezone
 
+from .. import rows
 from ..models import ApiKey, Webhook
 
 
@@ -22,7 +24,7 @@ def subscribed(event_types: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> set
     connection = connections[using]
     sql = _subscription_sql(connection.alias, len(event_types))
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = []
+    params: list[str | bool | None] = []
     for event_type in event_types:
         params += ['%"' + event_type.replace("_", "\\_") + '"%', True, False, now]
     with connection.cursor() as cursor:
@@ -34,18 +36,17 @@ def subscribed(event_types: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> set
 @lru_cache(maxsize=32)
 def _subscription_sql(alias: str, count: int) -> str:
     quote = connections[alias].ops.quote_name
-    webhook, api_key = Webhook._meta, ApiKey._meta
 
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
+    def column(model: type[Model], name: str) -> str:
+        return quote(rows.column(model, name))
 
-    expiry = f"k.{column(api_key, 'expiry_date')}"
+    expiry = f"k.{column(ApiKey, 'expiry_date')}"
     exists = (
-        f"EXISTS(SELECT 1 FROM {quote(webhook.db_table)} w "
-        f"INNER JOIN {quote(api_key.db_table)} k "
-        f"ON k.{quote(api_key.pk.column)} = w.{column(webhook, 'api_key')} "
-        f"WHERE CAST(w.{column(webhook, 'events')} AS TEXT) LIKE %s ESCAPE '\\' "
-        f"AND w.{column(webhook, 'is_active')} = %s AND k.{column(api_key, 'revoked')} = %s "
+        f"EXISTS(SELECT 1 FROM {quote(Webhook._meta.db_table)} w "
+        f"INNER JOIN {quote(ApiKey._meta.db_table)} k "
+        f"ON k.{column(ApiKey, 'pk')} = w.{column(Webhook, 'api_key')} "
+        f"WHERE CAST(w.{column(Webhook, 'events')} AS TEXT) LIKE %s ESCAPE '\\' "
+        f"AND w.{column(Webhook, 'is_active')} = %s AND k.{column(ApiKey, 'revoked')} = %s "
         f"AND ({expiry} IS NULL OR {expiry} > %s))"
     )
     return "SELECT " + ", ".join([exists] * count)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http.client
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -20,7 +20,15 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from .. import address_guard
 from ..exceptions import DestinationRefused
 from .deadline import Deadline, current_deadline
-from .resolver import resolver
+from .resolver import Addresses, resolver
+
+if TYPE_CHECKING:
+    from urllib3.response import HTTPResponse
+
+    # The mixin is only ever mixed into urllib3's connections: type it as one of them.
+    _Connection = HTTPConnection
+else:
+    _Connection = object
 
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -39,7 +47,7 @@ class _HeaderBudget:
     def readline(self, limit: int = -1) -> bytes:
         # Never ask for more than the budget allows, so a huge block is never buffered.
         cap = self._left + 1 if limit < 0 else min(limit, self._left + 1)
-        line = self._fp.readline(cap)
+        line: bytes = self._fp.readline(cap)
         self._left -= len(line)
         if self._left < 0:
             raise HeaderBlockTooLarge(
@@ -54,7 +62,8 @@ class _HeaderBudget:
 class _BoundedHTTPResponse(http.client.HTTPResponse):
     def begin(self) -> None:
         fp = self.fp
-        self.fp = _HeaderBudget(fp)
+        # http.client only calls readline() on fp while it reads the head.
+        self.fp = _HeaderBudget(fp)  # type: ignore[assignment]
         try:
             super().begin()
         finally:
@@ -62,7 +71,7 @@ class _BoundedHTTPResponse(http.client.HTTPResponse):
                 self.fp = fp
 
 
-class _GuardedConnectionMixin:
+class _GuardedConnectionMixin(_Connection):
     response_class = _BoundedHTTPResponse
     #: The address this connection went to, and why it is not public (None: it is), so that
     #: an attempt that reuses the connection can judge it under its own policy.
@@ -74,7 +83,8 @@ class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         deadline = current_deadline()
         allow_private = deadline.allow_private if deadline else False
-        allowed, refusals = [], []
+        allowed: list[tuple[int, Any, str | None]] = []
+        refusals: list[str] = []
         for family, sockaddr in self._resolve(deadline):
             reason = address_guard.refusal_reason(sockaddr[0])
             if reason and not allow_private:
@@ -110,7 +120,7 @@ class _GuardedConnectionMixin:
             self, f"Failed to connect to {self.host}: {last_error}"
         ) from last_error
 
-    def _resolve(self, deadline: Deadline | None) -> list[tuple[int, Any]]:
+    def _resolve(self, deadline: Deadline | None) -> Addresses:
         try:
             if deadline is None:
                 return address_guard.resolve(self._dns_host, self.port)
@@ -129,7 +139,7 @@ class _GuardedConnectionMixin:
         if deadline:
             deadline.register(self.sock)
 
-    def request(self, *args, **kwargs):
+    def request(self, *args: Any, **kwargs: Any) -> None:
         deadline = current_deadline()
         if deadline and self.sock is not None:
             if self._peer_refusal and not deadline.allow_private:
@@ -144,7 +154,7 @@ class _GuardedConnectionMixin:
             deadline.register(self.sock)
         return super().request(*args, **kwargs)
 
-    def getresponse(self):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
         response = super().getresponse()
         self._answers += 1
         return response
@@ -167,7 +177,7 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": GuardedHTTPConnectionPool,

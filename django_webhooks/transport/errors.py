@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -13,6 +13,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTime
 
 from ..exceptions import DestinationRefused
 from .deadline import Deadline
+
+E = TypeVar("E", bound=BaseException)
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -30,7 +32,7 @@ def _causes(error: BaseException) -> list[BaseException]:
     return found
 
 
-def _first(causes: list[BaseException], kind: type | tuple[type, ...]) -> Any:
+def _first(causes: list[BaseException], kind: type[E] | tuple[type[E], ...]) -> E | None:
     return next((cause for cause in causes if isinstance(cause, kind)), None)
 
 
@@ -90,7 +92,7 @@ def describe(error: BaseException, deadline: Deadline, timeout: float, host: str
         )
     if invalid := _first(causes, http.client.HTTPException):
         if isinstance(invalid, http.client.BadStatusLine):
-            return f"Invalid answer: bad status line {invalid.line[:200]!r}."
+            return f"Invalid answer: bad status line {invalid.args[0][:200]!r}."
         return f"Invalid answer: {_first_line(invalid)}."
     bad_url = (
         requests.exceptions.InvalidURL,

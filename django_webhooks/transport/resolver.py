@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from .. import address_guard
 from ..process_local import per_process
 
 #: Host-name lookups in flight at once per process; more wait their turn (within the deadline).
 RESOLVER_THREADS = 32
+
+#: What :func:`django_webhooks.address_guard.resolve` answers: ``(family, sockaddr)`` pairs.
+Addresses = list[tuple[int, Any]]
 
 
 class _Resolver:
@@ -29,10 +33,10 @@ class _Resolver:
         self._pool = ThreadPoolExecutor(
             max_workers=RESOLVER_THREADS, thread_name_prefix="django-webhooks-dns"
         )
-        self._pending: dict[tuple[str, int], Future] = {}
+        self._pending: dict[tuple[str, int], Future[Addresses]] = {}
         self._lock = threading.Lock()
 
-    def lookup(self, host: str, port: int) -> Future:
+    def lookup(self, host: str, port: int) -> Future[Addresses]:
         key = (host, port)
         with self._lock:
             pending = self._pending.get(key)
@@ -43,7 +47,7 @@ class _Resolver:
         pending.add_done_callback(lambda done: self._forget(key, done))
         return pending
 
-    def _forget(self, key: tuple[str, int], done: Future) -> None:
+    def _forget(self, key: tuple[str, int], done: Future[Addresses]) -> None:
         with self._lock:
             if self._pending.get(key) is done:
                 del self._pending[key]

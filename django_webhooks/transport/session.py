@@ -112,7 +112,7 @@ class Transport:
                     request,
                     stream=True,
                     timeout=(timeout, timeout),
-                    verify=self.session.verify,
+                    verify=True if self.session.verify is None else self.session.verify,
                     proxies={},
                 )
             except requests.ConnectionError as error:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from ..conf import webhook_settings
@@ -38,7 +38,7 @@ Status = DeliveryAttempt.Status
 
 def claim(
     limit: int,
-    in_flight_per_webhook: Counter,
+    in_flight_per_webhook: Counter[int | None],
     *,
     using: str = DEFAULT_DB_ALIAS,
     now: datetime | None = None,
@@ -46,7 +46,11 @@ def claim(
     """Atomically take up to ``limit`` due attempts; also says whether more are due."""
     now = now or timezone.now()
     cap = webhook_settings.CONCURRENCY_PER_WEBHOOK
-    saturated = [webhook_id for webhook_id, count in in_flight_per_webhook.items() if count >= cap]
+    saturated = [
+        webhook_id
+        for webhook_id, count in in_flight_per_webhook.items()
+        if count >= cap and webhook_id is not None
+    ]
     with transaction.atomic(using=using):
         candidates = list(
             DeliveryAttempt.objects.using(using)
@@ -124,7 +128,9 @@ def _attach_events(attempts: list[DeliveryAttempt], using: str) -> None:
         for event in Event.objects.using(using).filter(pk__in=missing):
             found[event.pk] = _events[(using, event.pk)] = event
     for attempt in attempts:
-        attempt.event = found[attempt.event_id]
+        known = found[attempt.event_id]
+        assert known is not None  # read above if it was not cached
+        attempt.event = known
 
 
 def claimant() -> str:
@@ -175,7 +181,7 @@ def _give_up(attempt: DeliveryAttempt, now: datetime, using: str) -> int:
     return failed
 
 
-def _dead_local_claimants(sending) -> list[str]:
+def _dead_local_claimants(sending: QuerySet[DeliveryAttempt]) -> list[str]:
     prefix = f"{socket.gethostname()}:"
     claimants = set(
         sending.filter(claimed_by__startswith=prefix)

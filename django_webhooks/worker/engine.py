@@ -26,7 +26,7 @@ from ..timing import RUN_BUDGET_SECONDS
 from .claims import claim
 from .dispatch import dispatch_pending
 from .outcomes import record_outcomes
-from .sending import Prepared, is_deliverable, pool, prepare, send
+from .sending import Prepared, Sent, is_deliverable, pool, prepare, send
 
 logger = logging.getLogger("django_webhooks")
 
@@ -45,7 +45,7 @@ class RunStats:
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
-    verdicts: Counter = field(default_factory=Counter)
+    verdicts: Counter[Verdict] = field(default_factory=Counter)
 
 
 def cancel(attempts: list[DeliveryAttempt], reason: str, *, using: str) -> None:
@@ -64,9 +64,9 @@ def run(
     stats = RunStats()
     concurrency = max(webhook_settings.CONCURRENCY, 1)
     threads = pool(concurrency)
-    in_flight: dict[Future, Prepared] = {}
-    per_webhook: Counter = Counter()
-    bodies: dict = {}
+    in_flight: dict[Future[Sent], Prepared] = {}
+    per_webhook: Counter[int | None] = Counter()
+    bodies: dict[tuple[str, str] | int, bytes] = {}
     stop_claiming_at = time.monotonic() + budget
     more_due, asked_for_help = False, False
     dispatch_at = 0.0

@@ -53,9 +53,9 @@ _OUTCOME_FIELDS = [
 ]
 
 
-def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter:
+def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter[Verdict]:
     """Write outcomes, apply the policy's verdicts, schedule retries: one transaction."""
-    verdicts: Counter = Counter()
+    verdicts: Counter[Verdict] = Counter()
     if not sent:
         return verdicts
     attempts, retries = [], []

@@ -34,8 +34,13 @@ def is_deliverable(webhook: Webhook | None) -> bool:
     return webhook is not None and webhook.is_active and webhook.api_key.is_usable
 
 
-def prepare(attempt: DeliveryAttempt, now: datetime, bodies: dict) -> Prepared:
+def prepare(
+    attempt: DeliveryAttempt, now: datetime, bodies: dict[tuple[str, str] | int, bytes]
+) -> Prepared:
+    """The request for ``attempt`` (a deliverable one); ``bodies`` caches the rendered ones."""
     webhook = attempt.webhook
+    if webhook is None:
+        raise ValueError(f"Attempt {attempt.pk} has no webhook to be sent to.")
     event = attempt.event
     # Every webhook of one format gets the same bytes for an event: render them once.
     body_key = (event.pk, webhook.format) if attempt.object_override is None else attempt.pk

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -29,10 +31,12 @@ class Command(BaseCommand):
             help="Print a JSON object (for scripts).",
         )
 
-    def handle(self, *args, name: str, expires: str | None, as_json: bool, **options) -> None:
+    def handle(
+        self, *args: Any, name: str, expires: str | None, as_json: bool, **options: Any
+    ) -> None:
         name = name.strip()
         max_length = ApiKey._meta.get_field("name").max_length
-        if not name or len(name) > max_length:
+        if not name or (max_length is not None and len(name) > max_length):
             raise CommandError(f"Give a name of 1 to {max_length} characters.")
         expiry_date = _parse_expiry(expires) if expires else None
         api_key, token = ApiKey.objects.create_key(name=name, expiry_date=expiry_date)
@@ -51,7 +55,7 @@ class Command(BaseCommand):
         )
 
 
-def _parse_expiry(value: str):
+def _parse_expiry(value: str) -> datetime:
     moment = parse_datetime(value)
     if moment is None:
         raise CommandError(f"--expires {value!r} is not an ISO 8601 date and time.")

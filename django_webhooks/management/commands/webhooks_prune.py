@@ -6,11 +6,12 @@ the delivery engine throughout; attempts still scheduled or sending are never to
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from django_webhooks.conf import webhook_settings
@@ -45,7 +46,9 @@ class Command(BaseCommand):
     def _default_days() -> int:
         return webhook_settings.RETENTION_DAYS
 
-    def handle(self, *args, days: int | None, batch_size: int, dry_run: bool, **options) -> None:
+    def handle(
+        self, *args: Any, days: int | None, batch_size: int, dry_run: bool, **options: Any
+    ) -> None:
         days = self._default_days() if days is None else days
         if days < 1:
             raise CommandError("--days must be at least 1.")
@@ -69,14 +72,14 @@ class Command(BaseCommand):
         )
 
 
-def _orphans(cutoff):
+def _orphans(cutoff: datetime) -> QuerySet[Event]:
     """Dispatched events older than ``cutoff`` that no attempt refers to any more."""
     return Event.objects.filter(pk__lt=event_id_floor(cutoff), dispatched_at__isnull=False).exclude(
         Exists(DeliveryAttempt.objects.filter(event=OuterRef("pk")))
     )
 
 
-def _delete_in_batches(queryset, batch_size: int) -> int:
+def _delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> int:
     model = queryset.model
     deleted = 0
     while True:

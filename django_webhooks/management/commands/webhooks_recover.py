@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -52,14 +53,14 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         since: str,
         webhook_ids: list[int],
         event_types: list[str],
         dry_run: bool,
         batch_size: int,
         verbosity: int,
-        **options,
+        **options: Any,
     ) -> None:
         moment = parse_since(since)
         if moment > timezone.now():

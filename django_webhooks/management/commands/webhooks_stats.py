@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -34,7 +35,9 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="Print JSON (for monitoring)."
         )
 
-    def handle(self, *args, hours: int, webhook_ids: list[int], as_json: bool, **options) -> None:
+    def handle(
+        self, *args: Any, hours: int, webhook_ids: list[int], as_json: bool, **options: Any
+    ) -> None:
         if hours < 1:
             raise CommandError("--hours must be at least 1.")
         now = timezone.now()
@@ -48,7 +51,7 @@ class Command(BaseCommand):
         else:
             self._table(rows, backlog, hours)
 
-    def _table(self, rows: list[WebhookStats], backlog: dict, hours: int) -> None:
+    def _table(self, rows: list[WebhookStats], backlog: dict[str, Any], hours: int) -> None:
         header = ("ID", "ACTIVE", "OK", "FAILED", "RATE", "AVG MS", "MAX MS", "WAITING", "URL")
         lines = [header]
         for row in rows:
@@ -82,7 +85,7 @@ def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{100 * rate:.1f}%"
 
 
-def _backlog(now) -> dict:
+def _backlog(now: datetime) -> dict[str, Any]:
     """Work the cluster has not picked up: a growing number means it is not keeping up."""
     due = DeliveryAttempt.objects.filter(status=Status.SCHEDULED, scheduled_for__lte=now)
     oldest = due.order_by("scheduled_for").values_list("scheduled_for", flat=True).first()
@@ -93,7 +96,7 @@ def _backlog(now) -> dict:
     }
 
 
-def _as_json(rows: list[WebhookStats], backlog: dict, hours: int) -> str:
+def _as_json(rows: list[WebhookStats], backlog: dict[str, Any], hours: int) -> str:
     return json.dumps(
         {
             "hours": hours,
