@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres test-oscar test-django61 lint bench tox clean
+.PHONY: demo test test-sqlite test-postgres test-oscar test-django61 lint typecheck bench tox clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# mypy with django-stubs and djangorestframework-stubs over the package ([tool.mypy]).
+typecheck: $(INSTALLED)
+	$(VENV)/bin/mypy
+
 # The benchmark of issue 6 (docs/performance.md): both deployments, full sizes, ~15 min on 2 cores.
 # BENCH_ARGS="--deployment sqlite --quick" for a short run.
 bench: $(INSTALLED)
@@ -48,4 +52,4 @@ tox: $(INSTALLED)
 	$(VENV)/bin/tox
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3*
+	rm -rf $(VENV) .tox .mypy_cache example_project/db.sqlite3*
