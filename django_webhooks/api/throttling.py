@@ -67,9 +67,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
 def client_address(request: Request) -> str:
     """Who is asking: ``REMOTE_ADDR``, or what the store's own proxies say it is."""
-    remote = request.META.get("REMOTE_ADDR", "")
+    remote: str = request.META.get("REMOTE_ADDR", "")
     trusted = webhook_settings.TRUSTED_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if not trusted or not forwarded:
         return remote
     # Each proxy appends the address it was called from: the N-th from the right is the
