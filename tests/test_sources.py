@@ -23,9 +23,6 @@ from tests.teststore.models import (
     ShipmentLine,
 )
 
-# Real transactions: what one transaction coalesces is the point of several tests here.
-pytestmark = pytest.mark.django_db(transaction=True)
-
 PURCHASE_TYPES = [
     "purchase.created",
     "purchase.updated",
@@ -35,18 +32,17 @@ PURCHASE_TYPES = [
     "purchase.deleted",
 ]
 
+# Real transactions: what one transaction coalesces is the point of several tests here.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.webhook(url="https://erp.example.com/hooks", events=PURCHASE_TYPES),
+]
+
 
 @pytest.fixture(autouse=True)
 def teststore_sources(woken):
     with override_settings(WEBHOOKS=teststore.WEBHOOKS | {"ALLOW_PRIVATE_DESTINATIONS": True}):
         yield
-
-
-@pytest.fixture
-def webhook(api_key):
-    return Webhook.objects.create(
-        api_key=api_key, url="https://erp.example.com/hooks", events=[*PURCHASE_TYPES]
-    )
 
 
 def purchase(reference="P-1", total="100.00", lines=(("AC-1", "acme", 2),)) -> Purchase:
