@@ -73,7 +73,9 @@ def redeliver(attempt: DeliveryAttempt) -> DeliveryAttempt:
         )
 
 
-def scoped_object(event: Event, webhook: Webhook, first_sent: Any) -> dict | None:
+def scoped_object(
+    event: Event, webhook: Webhook, first_sent: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """What a redelivery sends as ``data.object``: what was sent first, within today's scope.
 
     A redelivery repeats the first attempt's payload (``first_sent``: its object override, or

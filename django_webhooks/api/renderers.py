@@ -6,6 +6,7 @@ make the encoder fail and the answer a 500; here it comes out with U+FFFD instea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import JSONRenderer
@@ -18,7 +19,7 @@ class SafeJSONRenderer(JSONRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if first_surrogate(data):
             data = scrub_surrogates(data)
