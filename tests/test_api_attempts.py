@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_webhooks.models import DeliveryAttempt, Event, Webhook
 from django_webhooks.worker import engine
 from tests.api_support import url
-from tests.factories import make_attempt, make_webhook
+from tests.factories import make_attempt, make_key, make_webhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 
@@ -339,7 +339,6 @@ def test_an_answer_from_a_private_address_is_not_shown_to_the_key(receiver, woke
     from example_project.shop.models import Order
     from tests.receiver import Status
 
-    cache.clear()
     api_key, client = make_key()
     hook = Webhook.objects.create(
         api_key=api_key,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
 from django_webhooks.models import ApiKey, Webhook
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("woken", "fresh_throttle_counts")]
 
 SURROGATE_BODIES = [
     '{"url": "https://a.example.com/", "events": ["order.created"], '
@@ -23,11 +23,6 @@ SURROGATE_BODIES = [
     '{"url": "https://a.example.com/\\udfff", "events": ["order.created"]}',
     '{"url": "https://a.example.com/", "events": ["order.created\\ud800"]}',
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh(woken):
-    cache.clear()
 
 
 @pytest.mark.parametrize("body", SURROGATE_BODIES)

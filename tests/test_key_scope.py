@@ -7,7 +7,6 @@ The probe: a supplier's key had a webhook filtered to its own lines; the supplie
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 
@@ -16,16 +15,16 @@ from django_webhooks.exceptions import DeliveryRefused
 from django_webhooks.models import DeliveryAttempt, Webhook
 from django_webhooks.worker import dispatch
 from example_project.shop.models import Order, OrderItem, Supplier
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("woken", "fresh_throttle_counts")]
 
 ACME_ONLY = {"items": {"supplier": "acme"}}
 
 
 @pytest.fixture(autouse=True)
-def _setup(woken):
-    cache.clear()
+def _suppliers():
     Supplier.objects.create(code="acme", name="ACME")
     Supplier.objects.create(code="globex", name="Globex")
 
