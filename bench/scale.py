@@ -116,7 +116,7 @@ def _bulk_load(rows: int, scheduled: int, first_webhook: int) -> float:
                 f"""INSERT INTO {attempt_table}
                 (webhook_id, event_id, url, event_type, number, trigger, status, scheduled_for,
                  started_at, finished_at, claims, claimed_by, response_status,
-                 response_excerpt, duration_ms, error, created_at)
+                 response_excerpt, duration_ms, error, answered_privately, created_at)
                 SELECT %s + i %% {WEBHOOKS}, 'evt_bench_' || lpad((1 + i / 10)::text, 9, '0'),
                        'http://127.0.0.1:9/history', 'order.created',
                        CASE WHEN i < %s THEN 2 ELSE 1 END,
@@ -127,7 +127,7 @@ def _bulk_load(rows: int, scheduled: int, first_webhook: int) -> float:
                        CASE WHEN i < %s THEN NULL ELSE now() - interval '2 days' END,
                        CASE WHEN i < %s THEN NULL ELSE now() - interval '2 days' END,
                        CASE WHEN i < %s THEN 0 ELSE 1 END, '',
-                       CASE WHEN i < %s THEN NULL ELSE 200 END, 'ok', 12, '',
+                       CASE WHEN i < %s THEN NULL ELSE 200 END, 'ok', 12, '', FALSE,
                        now() - interval '2 days' + i * interval '100 ms'
                 FROM generate_series(0, %s) AS i""",
                 [first_webhook, *[scheduled] * 8, rows - 1],
@@ -152,7 +152,7 @@ def _bulk_load(rows: int, scheduled: int, first_webhook: int) -> float:
                 f"""INSERT INTO {attempt_table}
                 (webhook_id, event_id, url, event_type, number, trigger, status, scheduled_for,
                  started_at, finished_at, claims, claimed_by, response_status,
-                 response_excerpt, duration_ms, error, created_at)
+                 response_excerpt, duration_ms, error, answered_privately, created_at)
                 WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < %s)
                 SELECT %s + i %% {WEBHOOKS},
                        'evt_bench_' || substr('000000000' || (1 + i / 10), -9),
@@ -166,7 +166,7 @@ def _bulk_load(rows: int, scheduled: int, first_webhook: int) -> float:
                        CASE WHEN i < %s THEN NULL ELSE {stamp.format("'-2 days'")} END,
                        CASE WHEN i < %s THEN NULL ELSE {stamp.format("'-2 days'")} END,
                        CASE WHEN i < %s THEN 0 ELSE 1 END, '',
-                       CASE WHEN i < %s THEN NULL ELSE 200 END, 'ok', 12, '',
+                       CASE WHEN i < %s THEN NULL ELSE 200 END, 'ok', 12, '', 0,
                        {created}
                 FROM seq""",
                 [rows - 1, first_webhook, *[scheduled] * 8],
