@@ -80,7 +80,9 @@ def to_json_compatible(value: Any) -> Any:
         encoded = json.dumps(value, cls=PayloadJSONEncoder, allow_nan=False)
     except ValueError as error:  # nan, inf: no JSON number
         raise TypeError(str(error)) from error
-    return _normalise_datetimes(json.loads(encoded))
+    decoded = json.loads(encoded)
+    # Walk the value only when some text in it may be a datetime (this runs on every save).
+    return _normalise_datetimes(decoded) if _DATETIME_TEXT.search(encoded) else decoded
 
 
 def _normalise_datetimes(value: Any) -> Any:
