@@ -48,7 +48,7 @@ def send_event(
     return send(type, data, instance=instance, using=using)
 
 
-def update(queryset: models.QuerySet, **values: Any) -> int:
+def update(queryset: models.QuerySet[Any], **values: Any) -> int:
     """``queryset.update(**values)`` that fires the events saving each changed row would fire."""
     from .recording.bulk import update as bulk_update
 

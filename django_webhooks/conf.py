@@ -49,17 +49,25 @@ class WebhookSettings:
     def _get(self, name: str) -> Any:
         return self.raw().get(name, DEFAULTS[name])
 
-    @property
-    def ORDER_MODEL(self) -> str | None:
-        return self._get("ORDER_MODEL")
+    def _text(self, name: str) -> str | None:
+        value = self._get(name)
+        return None if value is None else str(value)
 
     @property
-    def ORDER_SERIALIZER(self) -> str | type | Callable[[models.Model], dict] | None:
-        return self._get("ORDER_SERIALIZER")
+    def ORDER_MODEL(self) -> str | None:
+        return self._text("ORDER_MODEL")
+
+    @property
+    def ORDER_SERIALIZER(self) -> str | type | Callable[[models.Model], dict[str, Any]] | None:
+        value: str | type | Callable[[models.Model], dict[str, Any]] | None = self._get(
+            "ORDER_SERIALIZER"
+        )
+        return value
 
     @property
     def SOURCES(self) -> dict[str, Any] | None:
-        return self._get("SOURCES")
+        value = self._get("SOURCES")
+        return value if isinstance(value, dict) else None
 
     @property
     def TIMEOUT(self) -> float:
@@ -99,7 +107,7 @@ class WebhookSettings:
 
     @property
     def QUEUE_CLUSTER(self) -> str | None:
-        return self._get("QUEUE_CLUSTER")
+        return self._text("QUEUE_CLUSTER")
 
     @property
     def NOTIFY_ADMINS(self) -> bool:
@@ -107,7 +115,7 @@ class WebhookSettings:
 
     @property
     def API_THROTTLE_RATE(self) -> str | None:
-        return self._get("API_THROTTLE_RATE")
+        return self._text("API_THROTTLE_RATE")
 
     @property
     def MAX_WEBHOOKS_PER_KEY(self) -> int:

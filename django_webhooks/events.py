@@ -103,8 +103,8 @@ def get_event_types() -> list[EventType]:
         for event_type, label in provider():
             if event_type not in catalog and len(event_type) <= EVENT_TYPE_MAX_LENGTH:
                 catalog[event_type] = _registered.get(event_type) or EventType(event_type, label)
-    for event_type in _registered.values():
-        catalog.setdefault(event_type.type, event_type)
+    for registered in _registered.values():
+        catalog.setdefault(registered.type, registered)
     return list(catalog.values())
 
 

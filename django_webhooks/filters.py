@@ -32,7 +32,7 @@ OPERATORS = ("equals", "in", "exists", "prefix")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MISSING = object()
 
-Predicate = Callable[[dict], bool]
+Predicate = Callable[[dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Decision:
     """What a filter decided for one event: send it or not, and the object to send."""
 
     deliver: bool
-    object_override: dict | None = None  # None: the event's own data.object
+    object_override: dict[str, Any] | None = None  # None: the event's own data.object
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,9 @@ def _compile(spec: Any) -> CompiledFilter:
     item_conditions = _conditions(spec[ITEMS_KEY], ITEMS_KEY, errors) if ITEMS_KEY in spec else None
     if errors:
         raise ValidationError(errors)
-    return CompiledFilter(tuple(object_conditions), item_conditions and tuple(item_conditions))
+    return CompiledFilter(
+        tuple(object_conditions), None if item_conditions is None else tuple(item_conditions)
+    )
 
 
 def _conditions(section: Any, name: str, errors: list[str]) -> list[Predicate]:

@@ -51,7 +51,7 @@ def object_state(instance: models.Model, unsaved: Mapping[str, Any] = _NOTHING) 
         state[field.attname] = (
             value
             if value is None or isinstance(value, _JSON_NATIVE)
-            else field.value_to_string(_Holding(field.attname, value))
+            else field.value_to_string(_Holding(field.attname, value))  # type: ignore[arg-type]
         )
     try:
         return json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":"), allow_nan=False)

@@ -6,7 +6,7 @@ import importlib.util
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
 from ..conf import DEFAULTS, webhook_settings
@@ -22,7 +22,7 @@ _EXAMPLE = (
 
 
 @register(Tags.compatibility, Tags.database)
-def check_queue(app_configs: Any = None, **kwargs: Any) -> list:
+def check_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     q_cluster = getattr(settings, "Q_CLUSTER", None)
     if not q_cluster or not isinstance(q_cluster, dict):
         return [
@@ -36,9 +36,9 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list:
     broker_error = _broker_error(q_cluster)
     if broker_error:
         return [broker_error]
-    warnings = []
+    warnings: list[CheckMessage] = []
     alias = q_cluster.get("orm")
-    database = settings.DATABASES.get(alias) if alias else None
+    database: dict[str, Any] | None = settings.DATABASES.get(alias) if alias else None
     if database and database.get("ENGINE", "").endswith("sqlite3"):
         options = database.get("OPTIONS", {})
         init_command = str(options.get("init_command", "")).lower().replace(" ", "")
@@ -64,7 +64,7 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list:
     timeout = q_cluster.get("timeout")
     delivery_timeout = webhook_settings.raw().get("TIMEOUT", DEFAULTS["TIMEOUT"])
     needed = longest_run_seconds(delivery_timeout) if is_number(delivery_timeout) else None
-    if needed and is_number(timeout) and timeout < needed:
+    if needed and timeout is not None and is_number(timeout) and timeout < needed:
         warnings.append(
             CheckWarning(
                 f"Q_CLUSTER['timeout'] = {timeout} s is shorter than a delivery run "
@@ -76,7 +76,7 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list:
     return warnings
 
 
-def _broker_error(q_cluster: dict) -> Error | None:
+def _broker_error(q_cluster: dict[str, Any]) -> Error | None:
     alias = q_cluster.get("orm")
     if alias is not None and alias not in settings.DATABASES:
         return Error(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
 from ..conf import DEFAULTS
@@ -28,8 +28,8 @@ def _is_status_code(value: Any) -> bool:
 
 
 @register(Tags.compatibility)
-def check_installed_apps(app_configs=None, **kwargs) -> list:
-    errors = []
+def check_installed_apps(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     if not apps.is_installed("rest_framework"):
         errors.append(
             Error(
@@ -50,11 +50,11 @@ def check_installed_apps(app_configs=None, **kwargs) -> list:
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs=None, **kwargs) -> list:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     raw = getattr(settings, "WEBHOOKS", {})
     if not isinstance(raw, dict):
         return [Error("WEBHOOKS must be a dict.", id=ID + "E001")]
-    errors: list = []
+    errors: list[CheckMessage] = []
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         errors.append(
@@ -71,8 +71,8 @@ def check_settings(app_configs=None, **kwargs) -> list:
     return errors
 
 
-def _check_delays(raw: dict) -> list:
-    errors = []
+def _check_delays(raw: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
     if not is_number(timeout) or not 0 < timeout <= 300:
         errors.append(
@@ -107,8 +107,8 @@ def _check_delays(raw: dict) -> list:
     return errors
 
 
-def _check_status_codes(raw: dict) -> list:
-    errors = []
+def _check_status_codes(raw: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     lists = {}
     for name in ("SUCCESS_STATUS_CODES", "DEACTIVATE_STATUS_CODES"):
         codes = raw.get(name, DEFAULTS[name])
@@ -137,8 +137,8 @@ def _check_status_codes(raw: dict) -> list:
     return errors
 
 
-def _check_scalars(raw: dict) -> list:
-    errors = []
+def _check_scalars(raw: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     phrase = raw.get("UNSUBSCRIBE_PHRASE", DEFAULTS["UNSUBSCRIBE_PHRASE"])
     if not isinstance(phrase, str) or not phrase.strip():
         errors.append(

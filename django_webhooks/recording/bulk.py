@@ -23,7 +23,7 @@ from .subscriptions import subscribed
 from .tracking import changes
 
 
-def update(queryset: models.QuerySet, **values: Any) -> int:
+def update(queryset: models.QuerySet[Any], **values: Any) -> int:
     """``queryset.update(**values)``, firing the events each changed row's save would fire.
 
     Returns the number of rows matched, as ``QuerySet.update()`` does. Values may be
@@ -34,13 +34,13 @@ def update(queryset: models.QuerySet, **values: Any) -> int:
     source = sources.for_model(model)
     if source is None:
         return queryset.update(**values)
-    using = queryset._db or router.db_for_write(model)
+    using = queryset._db or router.db_for_write(model)  # type: ignore[attr-defined]
     with transaction.atomic(using=using):
         before = {instance.pk: instance for instance in _locked(queryset.using(using))}
         if not before:
             return 0
         rows = model._base_manager.using(using).filter(pk__in=list(before))
-        matched = rows.update(**values)
+        matched: int = rows.update(**values)
         pairs = [(before[instance.pk], instance) for instance in rows.all()]
         _record_changes(source, pairs, using)
     return matched
@@ -78,7 +78,7 @@ def bulk_saved(
         }
 
 
-def _locked(queryset: models.QuerySet) -> models.QuerySet:
+def _locked(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     features = connections[queryset.db].features
     if not features.has_select_for_update:
         return queryset

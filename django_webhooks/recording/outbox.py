@@ -80,6 +80,7 @@ def record_events(
         with connection.cursor() as cursor:
             cursor.execute(insert_sql(Event, using, len(ids)), params)
         open_transaction = _open_transaction(connection, create=True)
+    assert open_transaction is not None  # made inside the atomic block above
     for event_id, new in zip(ids, new_events, strict=True):
         if new.object_model:
             key = (new.object_model, new.object_pk)
@@ -128,11 +129,11 @@ class _OpenTransaction:
 _OPEN_TRANSACTION = "_django_webhooks_open_transaction"
 
 
-def _open_transaction(connection, *, create: bool) -> _OpenTransaction | None:
+def _open_transaction(connection: Any, *, create: bool) -> _OpenTransaction | None:
     """This connection's record of its open transaction; made (with its wake-up) on demand."""
     if not connection.in_atomic_block:
         return None
-    current = getattr(connection, _OPEN_TRANSACTION, None)
+    current: _OpenTransaction | None = getattr(connection, _OPEN_TRANSACTION, None)
     if current is not None and any(
         entry[1] is current.wake_up for entry in connection.run_on_commit
     ):
@@ -144,7 +145,7 @@ def _open_transaction(connection, *, create: bool) -> _OpenTransaction | None:
     return current
 
 
-def _json(ops, value: Any) -> Any:
+def _json(ops: Any, value: Any) -> Any:
     return None if value is None else ops.adapt_json_value(value, DjangoJSONEncoder)
 
 

@@ -85,7 +85,7 @@ def _remember(sender: type[models.Model], instance: models.Model, **kwargs: Any)
     values[LOADED] = {name: values[name] for name in source.remembered_attnames if name in values}
 
 
-def _saved(field: models.Field, update_fields: Any) -> bool:
+def _saved(field: models.Field[Any, Any], update_fields: Any) -> bool:
     # save(update_fields=...) takes field names and attnames ("customer" or "customer_id").
     return update_fields is None or field.name in update_fields or field.attname in update_fields
 
@@ -170,7 +170,7 @@ def changes(
     return payloads.to_json_compatible(changed) if changed else {}
 
 
-def _normalised(field: models.Field, value: Any) -> Any:
+def _normalised(field: models.Field[Any, Any], value: Any) -> Any:
     try:
         return field.to_python(value)
     except (ValidationError, TypeError, ValueError):

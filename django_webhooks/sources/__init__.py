@@ -89,7 +89,8 @@ def reset() -> None:
 def for_model(model: type[models.Model]) -> Source | None:
     """The source of ``model``, or of the model it is a proxy of."""
     all_sources()
-    return _by_model.get(model) or _by_model.get(model._meta.concrete_model)
+    concrete = model._meta.concrete_model
+    return _by_model.get(model) or (_by_model.get(concrete) if concrete else None)
 
 
 def for_label(label: str) -> Source | None:
@@ -100,7 +101,8 @@ def for_label(label: str) -> Source | None:
 def related_to(model: type[models.Model]) -> list[tuple[Source, Related]]:
     """The sources whose status values rows of ``model`` are part of, with the path."""
     all_sources()
-    return _by_related_model.get(model) or _by_related_model.get(model._meta.concrete_model, [])
+    concrete = model._meta.concrete_model
+    return _by_related_model.get(model) or (_by_related_model.get(concrete, []) if concrete else [])
 
 
 def check_webhook_filter(spec: Any, event_types: list[str]) -> None:

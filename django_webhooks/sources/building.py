@@ -102,12 +102,12 @@ def _model(label: Any, where: str, check_id: str) -> type[models.Model]:
         ) from None
 
 
-def _concrete_field(model: type[models.Model], name: str, where: str) -> models.Field:
+def _concrete_field(model: type[models.Model], name: str, where: str) -> models.Field[Any, Any]:
     try:
         found = model._meta.get_field(name)
     except FieldDoesNotExist:
         found = None
-    if found is None or not getattr(found, "concrete", False):
+    if not isinstance(found, models.Field) or not found.concrete:
         names = ", ".join(f.name for f in model._meta.concrete_fields)
         raise SourceError(
             "E021", f"{where}: {model._meta.label} has no field {name!r}.", f"Its fields: {names}."
@@ -179,7 +179,7 @@ def _status_attname(model: type[models.Model], name: Any, where: str) -> str | N
         found = model._meta.get_field(name)
     except FieldDoesNotExist:
         found = None
-    if found is not None and getattr(found, "concrete", False):
+    if isinstance(found, models.Field) and found.concrete:
         return found.attname
     attribute = inspect.getattr_static(model, name, None)
     if isinstance(attribute, property | functools_cached_property | django_cached_property):
@@ -268,7 +268,8 @@ def resolve_serializer(spec: Any, where: str = "serializer") -> Serializer:
         if issubclass(target, BaseSerializer):
             return _DrfSerializer(target)
     elif callable(target):
-        return target
+        serializer: Serializer = target
+        return serializer
     raise SourceError(
         "E027",
         f"{where} = {spec!r} is neither a DRF serializer class nor a callable.",
@@ -284,7 +285,8 @@ class _DrfSerializer:
         self.serializer_class = serializer_class
 
     def __call__(self, instance: models.Model) -> Mapping[str, Any]:
-        return self.serializer_class(instance).data
+        data: Mapping[str, Any] = self.serializer_class(instance).data
+        return data
 
 
 def concrete_fields_snapshot(instance: models.Model) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class Source:
         return f"{self.prefix}.{action}"
 
     @functools_cached_property
-    def remembered_fields(self) -> tuple[models.Field, ...]:
+    def remembered_fields(self) -> tuple[models.Field[Any, Any], ...]:
         """The fields an instance remembers as loaded (all but the key and auto_now ones)."""
         return tuple(
             f
@@ -110,7 +110,7 @@ class Source:
         return tuple(f.attname for f in self.remembered_fields)
 
     @functools_cached_property
-    def tracked_fields(self) -> tuple[models.Field, ...]:
+    def tracked_fields(self) -> tuple[models.Field[Any, Any], ...]:
         """The fields whose changes make an ``updated`` event (and a ``previous``)."""
         ignored = self.ignore_fields
         return tuple(
@@ -137,11 +137,14 @@ class Source:
 
     def snapshot(self, instance: models.Model) -> dict[str, Any]:
         """``data.object`` for ``instance``: the source's serializer, JSON-compatible."""
-        return payloads.to_json_compatible(dict(self.serializer(instance)))
+        snapshot: dict[str, Any] = payloads.to_json_compatible(dict(self.serializer(instance)))
+        return snapshot
 
-    def status_values(self, instance: models.Model, statuses: tuple[StatusField, ...]) -> dict:
+    def status_values(
+        self, instance: models.Model, statuses: tuple[StatusField, ...]
+    ) -> dict[str, Any]:
         """The current values of ``statuses`` on ``instance``, JSON-compatible, by name."""
-        values = {}
+        values: dict[str, Any] = {}
         for status in statuses:
             if status.getter is not None:
                 value = status.getter(instance)
@@ -150,7 +153,8 @@ class Source:
                 if status.derived and callable(value):
                     value = value()
             values[status.name] = value
-        return payloads.to_json_compatible(values)
+        compatible: dict[str, Any] = payloads.to_json_compatible(values)
+        return compatible
 
 
 def _generated_label(event_type: str, verbose_name: Any, action: str) -> Any:
@@ -168,7 +172,7 @@ def _status_label(event_type: str, model: type[models.Model], name: str) -> Any:
     if event_type in events.BUILTIN_LABELS:
         return events.BUILTIN_LABELS[event_type]
     try:
-        what = model._meta.get_field(name).verbose_name
+        what = getattr(model._meta.get_field(name), "verbose_name", name)
     except FieldDoesNotExist:
         what = name.replace("_", " ")
     return format_lazy(

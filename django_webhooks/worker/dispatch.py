@@ -14,7 +14,7 @@ from typing import Any
 from cachetools import LRUCache
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
 from .. import sources
@@ -52,7 +52,7 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
             .only("id", "url", "events", "api_key_id", "updated_at", "api_key__updated_at")
             .select_related("api_key")
         )
-        _attach_filters(webhooks, using)
+        compiled = _compiled_filters(webhooks, using)
         attempts = [
             DeliveryAttempt(
                 webhook=webhook,
@@ -65,7 +65,7 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
                 created_at=now,
                 object_override=object_override,
             )
-            for event, webhook, object_override in _fan_out(pending, webhooks)
+            for event, webhook, object_override in _fan_out(pending, webhooks, compiled)
         ]
         for event in pending:
             event.dispatched_at = now
@@ -75,8 +75,10 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
 
 
 def _fan_out(
-    pending: Sequence[Event], webhooks: Sequence[Webhook]
-) -> Iterator[tuple[Event, Webhook, dict | None]]:
+    pending: Sequence[Event],
+    webhooks: Sequence[Webhook],
+    compiled: dict[int, tuple[CompiledFilter, CompiledFilter]],
+) -> Iterator[tuple[Event, Webhook, dict[str, Any] | None]]:
     """Each (event, webhook) that gets a delivery, with the object the webhook's filter left."""
     for event in pending:
         if not _ready(event):
@@ -85,7 +87,7 @@ def _fan_out(
         items_key = source.items_key if source else sources.ITEMS_KEY
         for webhook in webhooks:
             if webhook.subscribes_to(event.type):
-                decision = decide_all(webhook.compiled_filters, event.data, items_key)
+                decision = decide_all(compiled[webhook.pk], event.data, items_key)
                 if decision.deliver:
                     yield event, webhook, decision.object_override
 
@@ -95,9 +97,11 @@ def _fan_out(
 _compiled: LRUCache[tuple[str, int, Any], CompiledFilter] = LRUCache(maxsize=4096)
 
 
-def _attach_filters(webhooks: list[Webhook], using: str) -> None:
-    """Give each webhook its key's scope and its own filter, compiled, in that order."""
-    wanted = {}
+def _compiled_filters(
+    webhooks: list[Webhook], using: str
+) -> dict[int, tuple[CompiledFilter, CompiledFilter]]:
+    """Each webhook's key's scope and its own filter, compiled, in that order, by webhook."""
+    wanted: dict[tuple[str, int, Any], tuple[type[models.Model], int, str]] = {}
     for webhook in webhooks:
         key = webhook.api_key
         wanted[("scope", key.pk, key.updated_at)] = (ApiKey, key.pk, "scope")
@@ -110,12 +114,13 @@ def _attach_filters(webhooks: list[Webhook], using: str) -> None:
         rows = model._base_manager.using(using).filter(pk__in=ids)
         for pk, updated_at, spec in rows.values_list("pk", "updated_at", field_name):
             _compiled[(field_name, pk, updated_at)] = _compile_stored(spec, model, pk)
-    for webhook in webhooks:
-        key = webhook.api_key
-        webhook.compiled_filters = (
-            _compiled.get(("scope", key.pk, key.updated_at), DENY_ALL),
+    return {
+        webhook.pk: (
+            _compiled.get(("scope", webhook.api_key.pk, webhook.api_key.updated_at), DENY_ALL),
             _compiled.get(("filter", webhook.pk, webhook.updated_at), DENY_ALL),
         )
+        for webhook in webhooks
+    }
 
 
 def _compile_stored(spec: Any, model: type, pk: int) -> CompiledFilter:
