@@ -22,11 +22,21 @@ if TYPE_CHECKING:
     from .models import Event
 
 
-def register_event(type: str, label: str | Promise) -> EventType:  # noqa: A002
-    """Add an event type to the catalog; call it from an ``AppConfig.ready()``."""
+def register_event(
+    type: str,  # noqa: A002
+    label: str | Promise,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    example: Mapping[str, Any] | None = None,
+) -> EventType:
+    """Add an event type to the catalog; call it from an ``AppConfig.ready()``.
+
+    ``schema``: a JSON Schema (2020-12) of the body's ``data``; ``example``: a ``data`` it
+    accepts. An invalid schema, or an example it rejects, raises ValueError naming the type.
+    """
     from .events import register_event as register
 
-    return register(type, label)
+    return register(type, label, schema=schema, example=example)
 
 
 def send_event(

@@ -8,8 +8,9 @@ set per source, see :mod:`django_webhooks.sources`) and those registered with
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +53,17 @@ PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 EVENT_TYPE_MAX_LENGTH = 100
 
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
 @dataclass(frozen=True)
 class EventType:
     type: str
     label: str | Promise
+    #: A JSON Schema (2020-12) of the body's ``data``, as the store declared it; None: undeclared.
+    schema: Mapping[str, Any] | None = None
+    #: An example ``data`` (valid against ``schema``); None: the catalog makes one.
+    example: Mapping[str, Any] | None = None
 
 
 _registered: dict[str, EventType] = {}
@@ -63,11 +71,23 @@ _registered: dict[str, EventType] = {}
 _providers: list[Callable[[], Iterable[tuple[str, Any]]]] = []
 
 
-def register_event(type: str, label: str | Promise) -> EventType:  # noqa: A002 - the public name
+def register_event(
+    type: str,  # noqa: A002 - the public name
+    label: str | Promise,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    example: Mapping[str, Any] | None = None,
+) -> EventType:
     """Add an event type to the catalog ("Fire when" choices, API validation).
 
-    Registering the same type twice with the same label is harmless; a different label is
-    almost always two apps colliding on one name, so it raises.
+    ``schema`` is a JSON Schema (2020-12) of the body's ``data`` (what ``send_event`` is given,
+    or what a source with a callable serializer renders); ``example`` an example ``data``
+    valid against it. Both appear in ``GET /api/event-types/`` and the OpenAPI webhooks. A
+    schema that is not a valid JSON Schema, or an example it rejects, raises ValueError here,
+    at start-up, naming the type.
+
+    Registering the same type twice alike is harmless; a different label or schema is almost
+    always two apps colliding on one name, so it raises.
     """
     if not isinstance(type, str) or not TYPE_PATTERN.fullmatch(type):
         raise ValueError(
@@ -75,14 +95,65 @@ def register_event(type: str, label: str | Promise) -> EventType:  # noqa: A002 
         )
     if len(type) > EVENT_TYPE_MAX_LENGTH:
         raise ValueError(f"Event type {type!r} is longer than {EVENT_TYPE_MAX_LENGTH} characters.")
+    schema, example = _checked_declaration(type, schema, example)
     existing = _registered.get(type)
     if existing is not None and str(existing.label) != str(label):
         raise ValueError(
             f"Event type {type!r} is already registered with the label {existing.label!r}."
         )
-    event_type = EventType(type=type, label=label)
+    if existing is not None and (existing.schema, existing.example) != (schema, example):
+        raise ValueError(f"Event type {type!r} is already registered with another schema.")
+    event_type = EventType(type=type, label=label, schema=schema, example=example)
     _registered[type] = event_type
     return event_type
+
+
+def _checked_declaration(
+    type: str,  # noqa: A002
+    schema: Any,
+    example: Any,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``schema`` and ``example`` as plain JSON, or ValueError saying what is wrong with them."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if schema is not None:
+        if not isinstance(schema, Mapping):
+            raise ValueError(f"Event type {type!r}: schema must be a JSON Schema object (a dict).")
+        schema = _plain_json(type, "schema", schema)
+        dialect = schema.get("$schema", JSON_SCHEMA_DIALECT)
+        if dialect != JSON_SCHEMA_DIALECT:
+            raise ValueError(
+                f"Event type {type!r}: schema is {dialect!r}; use JSON Schema 2020-12 "
+                f"({JSON_SCHEMA_DIALECT})."
+            )
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as error:
+            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            raise ValueError(
+                f"Event type {type!r}: schema is not a valid JSON Schema: {error.message} "
+                f"(at {where})."
+            ) from None
+    if example is not None:
+        if not isinstance(example, Mapping):
+            raise ValueError(f"Event type {type!r}: example must be a dict (the body's data).")
+        example = _plain_json(type, "example", example)
+        if schema is not None:
+            problem = next(iter(Draft202012Validator(schema).iter_errors(example)), None)
+            if problem is not None:
+                raise ValueError(
+                    f"Event type {type!r}: the example does not match its schema: "
+                    f"{problem.message}."
+                )
+    return schema, example
+
+
+def _plain_json(type: str, what: str, value: Mapping[str, Any]) -> dict[str, Any]:  # noqa: A002
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Event type {type!r}: {what} is not JSON: {error}.") from None
 
 
 def unregister_event(type: str) -> None:  # noqa: A002
@@ -124,4 +195,35 @@ def choices() -> list[tuple[str, str | Promise]]:
     return [(event_type.type, event_type.label) for event_type in get_event_types()]
 
 
-register_event(WEBHOOK_TEST, BUILTIN_LABELS[WEBHOOK_TEST])
+#: ``data`` of a ``webhook.test`` event (redelivery.send_test).
+TEST_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "object": {
+            "type": "object",
+            "properties": {
+                "webhook": {"type": "integer", "description": "The webhook's id."},
+                "url": {"type": "string", "format": "uri", "description": "Its URL."},
+                "message": {"type": "string"},
+            },
+            "required": ["webhook", "url", "message"],
+            "additionalProperties": False,
+        }
+    },
+    "required": ["object"],
+    "additionalProperties": False,
+}
+TEST_EVENT_EXAMPLE: dict[str, Any] = {
+    "object": {
+        "webhook": 3,
+        "url": "https://partner.example/hooks",
+        "message": "This is a test delivery from django-webhooks.",
+    }
+}
+
+register_event(
+    WEBHOOK_TEST,
+    BUILTIN_LABELS[WEBHOOK_TEST],
+    schema=TEST_EVENT_SCHEMA,
+    example=TEST_EVENT_EXAMPLE,
+)
