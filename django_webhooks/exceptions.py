@@ -21,6 +21,14 @@ class DeliveryRefused(WebhooksError):
     """A test or redelivery that cannot be made (inactive webhook, one already under way)."""
 
 
+class UnknownEventType(WebhooksError, ValueError):
+    """An event type the catalog does not have (a test delivery of a type asked for by name)."""
+
+    def __init__(self, event_type: object) -> None:
+        self.event_type = event_type
+        super().__init__(f"Unknown event type {event_type!r}.")
+
+
 class DestinationRefused(NewConnectionError):
     """Every address of the destination is one the address guard refuses.
 

@@ -17,29 +17,39 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import events, sources, wakeup
-from .exceptions import DeliveryRefused
+from . import catalog, events, sources, wakeup
+from .exceptions import DeliveryRefused, UnknownEventType
 from .filters import compile_filter, decide_all
 from .models import DeliveryAttempt, Event, Webhook
 
 
-def send_test(webhook: Webhook) -> DeliveryAttempt:
+def send_test(webhook: Webhook, event_type: str = events.WEBHOOK_TEST) -> DeliveryAttempt:
+    """A test delivery to ``webhook`` alone: ``webhook.test``, or the example of a catalog type.
+
+    The example is the one ``GET /api/event-types/`` shows (a new event id, the time now), so a
+    receiver can try its parser for that type on a body that validates against its schema.
+    Raises UnknownEventType for a type the catalog does not have.
+    """
+    if event_type == events.WEBHOOK_TEST:
+        data: dict[str, Any] = {
+            "object": {
+                "webhook": webhook.pk,
+                "url": webhook.url,
+                "message": "This is a test delivery from django-webhooks.",
+            }
+        }
+    else:
+        entry = catalog.entry(event_type) if isinstance(event_type, str) else None
+        if entry is None:
+            raise UnknownEventType(event_type)
+        data = entry.example["data"]
     if not webhook.is_active:
         raise DeliveryRefused(_("The webhook is inactive; reactivate it first."))
     using = webhook._state.db or DEFAULT_DB_ALIAS
     now = timezone.now()
     with transaction.atomic(using=using):
         event = Event.objects.using(using).create(
-            type=events.WEBHOOK_TEST,
-            created_at=now,
-            dispatched_at=now,
-            data={
-                "object": {
-                    "webhook": webhook.pk,
-                    "url": webhook.url,
-                    "message": "This is a test delivery from django-webhooks.",
-                }
-            },
+            type=event_type, created_at=now, dispatched_at=now, data=data
         )
         attempt = _schedule(event, webhook, number=1, trigger=DeliveryAttempt.Trigger.TEST)
     return attempt

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import include
 from django.urls import path as route
 from drf_spectacular.validation import validate_schema
+from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
@@ -28,6 +29,7 @@ OPERATIONS = {
     ("/api/webhooks/{id}/attempts/", "get"),
     ("/api/attempts/{id}/redeliver/", "post"),
     ("/api/event-types/", "get"),
+    ("/api/event-types/{event_type}/schema.xsd", "get"),
     ("/api/signing-secret/rotate/", "post"),
 }
 
@@ -59,15 +61,19 @@ def test_spectacular_validates_without_a_warning(tmp_path):
     document = yaml.safe_load(target.read_text())
     operations = {(path, method) for path, item in document["paths"].items() for method in item}
     assert operations >= OPERATIONS
+    # The store's own document keeps the store's settings: 3.1 and webhooks are ours alone.
+    assert document["openapi"] == "3.0.3"
+    assert "webhooks" not in document
 
 
-def test_the_served_schema_is_valid_openapi_3_of_this_api_only():
+def test_the_served_schema_is_valid_openapi_3_1_of_this_api_only():
     _key, client = make_key()
 
     document = served_schema(client)
 
     validate_schema(document)
-    assert document["openapi"].startswith("3.")
+    OpenAPIV31SpecValidator(document).validate()
+    assert document["openapi"] == "3.1.0"
     assert document["info"]["title"] == "Webhooks API"
     operations = {(path, method) for path, item in document["paths"].items() for method in item}
     assert operations == OPERATIONS
@@ -148,7 +154,9 @@ from django.test import Client
 from django_webhooks.models import ApiKey
 _key, token = ApiKey.objects.create_key(name="Bare")
 answer = Client().get("/schema/?format=json", HTTP_AUTHORIZATION="Api-Key " + token)
-print(answer.status_code, "/webhooks/" in answer.json()["paths"])
+document = answer.json()
+print(answer.status_code, "/webhooks/" in document["paths"], document["openapi"],
+      list(document["webhooks"]))
 """
 
 
@@ -163,4 +171,69 @@ def test_the_schema_is_served_in_a_store_without_drf_schema_settings():
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"},
     )
-    assert result.stdout.split() == ["200", "True"], result.stdout + result.stderr[-2000:]
+    assert result.stdout.split() == ["200", "True", "3.1.0", "['webhook.test']"], (
+        result.stdout + result.stderr[-2000:]
+    )
+
+
+def test_webhooks_describe_each_delivery_by_reference_to_its_types_schema():
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from django_webhooks import catalog
+
+    _key, client = make_key()
+
+    document = served_schema(client)
+
+    assert list(document["webhooks"]) == [entry.type for entry in catalog.entries()]
+    registry = Registry().with_resource("urn:api", Resource(document, DRAFT202012))
+    for entry in catalog.entries():
+        post = document["webhooks"][entry.type]["post"]
+        headers = {p["name"]: p for p in post["parameters"] if p["in"] == "header"}
+        assert set(headers) == {
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "X-Webhook-Event",
+            "X-Webhook-Attempt",
+            "User-Agent",
+        }
+        assert headers["X-Webhook-Event"]["schema"] == {"type": "string", "const": entry.type}
+        json_body = post["requestBody"]["content"]["application/json"]
+        ref = json_body["schema"]["$ref"]
+        assert ref.startswith("#/components/schemas/")
+        # The component, resolved inside the document, accepts the example and no other type.
+        validator = Draft202012Validator({"$ref": "urn:api" + ref}, registry=registry)
+        assert validator.is_valid(entry.example), entry.type
+        assert not validator.is_valid({**entry.example, "type": "order.other"})
+        assert json_body["example"] == entry.example
+        xml_body = post["requestBody"]["content"]["application/xml"]
+        assert xml_body["example"].startswith("<?xml")
+        assert f"event-types/{entry.type}/schema.xsd" in xml_body["schema"]["description"]
+        assert set(post["responses"]) == {
+            "200",
+            *(str(code) for code in (400, 401, 403, 404, 405, 406, 410, 411)),
+            "default",
+        }
+        assert post["x-unsubscribe-phrase"] == "please unsubscribe me"
+        assert "please unsubscribe me" in post["description"]
+
+
+def test_payload_components_never_replace_the_apis_own():
+    from django_webhooks.catalog.openapi import add_webhooks
+
+    document = {"components": {"schemas": {"Order": {"type": "string", "description": "ours"}}}}
+
+    add_webhooks(document)
+
+    schemas = document["components"]["schemas"]
+    assert schemas["Order"] == {"type": "string", "description": "ours"}
+    assert schemas["OrderPayload"]["properties"]["customer"]["anyOf"][0] == {
+        "$ref": "#/components/schemas/Customer"
+    }
+    body = schemas["OrderCreatedEvent"]
+    assert body["properties"]["data"]["properties"]["object"] == {
+        "$ref": "#/components/schemas/OrderPayload"
+    }

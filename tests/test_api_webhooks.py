@@ -618,3 +618,47 @@ def test_ids_in_any_but_the_plain_spelling_answer_a_json_404(accounting, spellin
         assert answer.status_code == 404
         assert answer["Content-Type"] == "application/json"
     assert DeliveryAttempt.objects.count() == 1
+
+
+def test_a_test_delivery_sends_the_example_of_the_type_asked_for():
+    from django_webhooks import catalog
+
+    api_key, client = make_key()
+    webhook = make_webhook(api_key)
+
+    answer = client.post(
+        url("webhook-test", webhook.pk), {"type": "order.status_changed"}, format="json"
+    )
+
+    assert answer.status_code == 202
+    attempt = DeliveryAttempt.objects.get(pk=answer.json()["id"])
+    assert attempt.event_type == attempt.event.type == "order.status_changed"
+    assert attempt.trigger == DeliveryAttempt.Trigger.TEST
+    assert attempt.event.data == catalog.entry("order.status_changed").example["data"]
+
+
+def test_a_test_delivery_without_a_body_is_webhook_test():
+    api_key, client = make_key()
+    webhook = make_webhook(api_key)
+
+    answer = client.post(url("webhook-test", webhook.pk))
+
+    assert answer.status_code == 202
+    assert DeliveryAttempt.objects.get(pk=answer.json()["id"]).event.data["object"] == {
+        "webhook": webhook.pk,
+        "url": webhook.url,
+        "message": "This is a test delivery from django-webhooks.",
+    }
+
+
+@pytest.mark.parametrize("asked", ["order.exploded", 7, None, ["order.created"]])
+def test_a_test_delivery_of_an_unknown_type_is_a_400_naming_it(asked):
+    api_key, client = make_key()
+    webhook = make_webhook(api_key)
+
+    answer = client.post(url("webhook-test", webhook.pk), {"type": asked}, format="json")
+
+    assert answer.status_code == 400
+    assert list(answer.json()) == ["type"]
+    assert repr(asked)[:100] in answer.json()["type"][0]
+    assert not DeliveryAttempt.objects.exists()

@@ -5,7 +5,7 @@
   the schema is generated, so types a store registers show up.
 * :func:`responses` adds the error answers a call can give to its documented responses.
 * :func:`only_this_api` keeps the served schema to this app's endpoints, whatever else the
-  store mounts.
+  store mounts; :func:`add_webhooks` adds the deliveries as OpenAPI 3.1 ``webhooks``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,17 @@ API_MODULE_PREFIX = __name__.rpartition(".")[0] + "."
 
 VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "Messages keyed by field (or `detail` when the body is not usable JSON).",
+    "description": "Messages keyed by field (or `detail` when the body is not usable JSON); "
+    "`headers` has its messages keyed by header name.",
     "additionalProperties": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        ]
     },
 }
 
@@ -73,6 +81,13 @@ def only_this_api(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
         if getattr(endpoint[3], "cls", None) is not None
         and endpoint[3].cls.__module__.startswith(API_MODULE_PREFIX)
     ]
+
+
+def add_webhooks(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: what destinations receive, as ``webhooks``."""
+    from ..catalog.openapi import add_webhooks as add
+
+    return add(result)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -240,11 +240,49 @@ class DeliveryAttemptFilterSerializer(serializers.Serializer):
 
 
 class EventTypeSerializer(serializers.Serializer):
-    """An event type and its label."""
+    """An event type: its label, the JSON Schema of its body, an example body, its XSD."""
 
     type = serializers.CharField(read_only=True)
     # DRF's metaclass takes declared fields off the class: this does not replace Field.label.
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
+    schema = serializers.DictField(
+        read_only=True,
+        help_text=_("JSON Schema (2020-12) of the whole JSON body a destination receives."),
+    )
+    example = serializers.DictField(
+        read_only=True, help_text=_("A JSON body of this type, valid against the schema.")
+    )
+    xsd = serializers.URLField(
+        read_only=True, help_text=_("The XML Schema (XSD) every XML body of this type satisfies.")
+    )
+
+
+class EventTypeChoiceField(serializers.CharField):
+    """One type of the event catalog."""
+
+    default_error_messages = {
+        "unknown": _("Unknown event type {type}. GET event-types/ lists the valid ones."),
+    }
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            self.fail("unknown", type="None")  # not DRF's "may not be null": name what was sent
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or not events.is_registered(data):
+            self.fail("unknown", type=repr(data)[:100])
+        return data
+
+
+class TestEventSerializer(StrictSerializerMixin, serializers.Serializer):
+    """What a test delivery sends."""
+
+    type = EventTypeChoiceField(
+        required=False,
+        default=events.WEBHOOK_TEST,
+        help_text=_("webhook.test (the default), or any type of the catalog: its example is sent."),
+    )
 
 
 class SigningSecretSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import catalog_views, views
 
 app_name = "webhooks_api"
 
@@ -13,13 +13,18 @@ router.register("attempts", views.DeliveryAttemptViewSet, basename="attempt")
 
 urlpatterns = [
     *router.urls,
-    path("event-types/", views.EventTypeListView.as_view(), name="event-types"),
+    path("event-types/", catalog_views.EventTypeListView.as_view(), name="event-types"),
+    path(
+        "event-types/<str:event_type>/schema.xsd",
+        catalog_views.EventTypeXsdView.as_view(),
+        name="event-type-xsd",
+    ),
     path(
         "signing-secret/rotate/",
         views.SigningSecretRotateView.as_view(),
         name="signing-secret-rotate",
     ),
-    path("schema/", views.SchemaView.as_view(), name="schema"),
+    path("schema/", catalog_views.SchemaView.as_view(), name="schema"),
     # Last: any other path under the API answers this API's JSON 404, not the store's page.
     re_path(r"^", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, extend_schema_view
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, ValidationError
@@ -32,7 +31,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ModelViewSet
 
-from .. import events, redelivery
+from .. import redelivery
 from ..exceptions import Conflict, DeliveryRefused
 from ..models import ApiKey, DeliveryAttempt, Webhook
 from ..validators import validate_webhook_count
@@ -45,8 +44,8 @@ from .schema import extend_schema
 from .serializers import (
     DeliveryAttemptFilterSerializer,
     DeliveryAttemptSerializer,
-    EventTypeSerializer,
     SigningSecretSerializer,
+    TestEventSerializer,
     WebhookSerializer,
 )
 from .throttling import ApiKeyRateThrottle
@@ -205,14 +204,18 @@ class WebhookViewSet(ApiKeyViewMixin, CanonicalIdMixin, ModelViewSet):
     @extend_schema(
         operation_id="webhooks_test",
         summary="Send a test delivery",
-        description="Delivers a `webhook.test` event to the webhook's URL.",
-        request=None,
-        responses=schema.responses({202: DeliveryAttemptSerializer}, 404, 409),
+        description="Delivers a `webhook.test` event to the webhook's URL, or with "
+        '`{"type": "order.created"}` the example body of that catalog type (a new event id), '
+        "signed and logged like any delivery. The body is optional.",
+        request=TestEventSerializer,
+        responses=schema.responses({202: DeliveryAttemptSerializer}, 400, 404, 409, 415),
     )
     @action(detail=True, methods=["post"], serializer_class=DeliveryAttemptSerializer)
     def test(self, request: Request, pk: str | None = None) -> Response:
         webhook = self.get_object()
-        attempt = redelivery.send_test(webhook)
+        chosen = TestEventSerializer(data=request.data if request.data else {})
+        chosen.is_valid(raise_exception=True)
+        attempt = redelivery.send_test(webhook, chosen.validated_data["type"])
         return Response(DeliveryAttemptSerializer(attempt).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -265,22 +268,6 @@ class DeliveryAttemptViewSet(ApiKeyViewMixin, CanonicalIdMixin, GenericViewSet):
         )
 
 
-class EventTypeListView(ApiKeyViewMixin, APIView):
-    """The event catalog: what a webhook can fire on."""
-
-    @extend_schema(
-        operation_id="event_types_list",
-        summary="List the event types a webhook can fire on",
-        responses=schema.responses({200: EventTypeSerializer(many=True)}),
-    )
-    def get(self, request: Request) -> Response:
-        catalog = [
-            {"type": event_type.type, "label": str(event_type.label)}
-            for event_type in events.get_event_types()
-        ]
-        return Response(EventTypeSerializer(catalog, many=True).data)
-
-
 class SigningSecretRotateView(ApiKeyViewMixin, APIView):
     """The secret that signs this key's deliveries."""
 
@@ -322,24 +309,3 @@ class NotFoundView(APIView):
         response = self.handle_exception(NotFound())
         self.response = self.finalize_response(self.request, response, *args, **kwargs)
         return self.response
-
-
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI 3 document of this API (YAML; ``?format=json`` for JSON)."""
-
-    authentication_classes = ApiKeyViewMixin.authentication_classes
-    permission_classes = ApiKeyViewMixin.permission_classes
-    throttle_classes = ApiKeyViewMixin.throttle_classes
-    schema = AutoSchema()
-    custom_settings: dict[str, Any] = {
-        "TITLE": "Webhooks API",
-        "DESCRIPTION": "Subscribe endpoints to the store's events, read their delivery log, "
-        "redeliver, rotate the signing secret.",
-        "VERSION": "1",
-        "PREPROCESSING_HOOKS": ["django_webhooks.api.schema.only_this_api"],
-    }
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        response: Response = super().get(request, *args, **kwargs)
-        return response

@@ -13,4 +13,22 @@ class ShopConfig(AppConfig):
 
         from . import signals  # noqa: F401 - connects the customer.deleted sender
 
-        register_event("customer.deleted", _("Customer data removed"))
+        register_event(
+            "customer.deleted",
+            _("Customer data removed"),
+            # What signals.customer_deleted sends: only the id, the rest is gone.
+            schema={
+                "type": "object",
+                "properties": {
+                    "object": {
+                        "type": "object",
+                        "properties": {"id": {"type": "integer"}},
+                        "required": ["id"],
+                        "additionalProperties": False,
+                    }
+                },
+                "required": ["object"],
+                "additionalProperties": False,
+            },
+            example={"object": {"id": 77}},
+        )
