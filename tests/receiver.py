@@ -18,7 +18,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -234,9 +234,16 @@ class _Server(ThreadingHTTPServer):
 
 class Receiver:
     def __init__(
-        self, host: str = "127.0.0.1", *, port: int = 0, tls: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        *,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        on_request: Callable[[Received], None] | None = None,
     ) -> None:
         self.host = host
+        #: Called with every request as it arrives, in the server's thread (tests.payload_contract).
+        self.on_request = on_request
         self.stopping = threading.Event()
         self.requests: list[Received] = []
         self.connections = 0
@@ -278,6 +285,8 @@ class Receiver:
         return self.url(path)
 
     def _record_and_pick(self, received: Received) -> Behaviour:
+        if self.on_request is not None:
+            self.on_request(received)
         with self._changed:
             self.requests.append(received)
             served = self._served.get(received.path, 0)

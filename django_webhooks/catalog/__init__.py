@@ -11,6 +11,7 @@ for the active language (labels are translated).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.utils import translation
@@ -21,6 +22,8 @@ from .schemas import EXAMPLE_EVENT_ID, Entry, build, component_name
 __all__ = ["EXAMPLE_EVENT_ID", "Entry", "component_name", "entries", "entry", "xsd"]
 
 _cache: dict[str, Any] = {}
+# Building patches drf-spectacular's (global) settings for a moment: one thread at a time.
+_lock = threading.RLock()
 
 
 def entries() -> list[Entry]:
@@ -30,11 +33,12 @@ def entries() -> list[Entry]:
         tuple(events.get_event_types()),
         translation.get_language(),
     )
-    cached = _cache.get("entries")
-    if cached is None or not _same(cached[0], key):
-        cached = (key, build(), {})
-        _cache["entries"] = cached
-    return cached[1]
+    with _lock:
+        cached = _cache.get("entries")
+        if cached is None or not _same(cached[0], key):
+            cached = (key, build(), {})
+            _cache["entries"] = cached
+        return cached[1]
 
 
 def entry(event_type: str) -> Entry | None:
@@ -43,15 +47,16 @@ def entry(event_type: str) -> Entry | None:
 
 def xsd(event_type: str) -> str | None:
     """The XML Schema every XML body of ``event_type`` validates against; None: unknown type."""
-    found = entry(event_type)
-    if found is None:
-        return None
-    documents = _cache["entries"][2]
-    if event_type not in documents:
-        from .xmlschema import xml_schema
+    with _lock:
+        found = entry(event_type)
+        if found is None:
+            return None
+        documents = _cache["entries"][2]
+        if event_type not in documents:
+            from .xmlschema import xml_schema
 
-        documents[event_type] = xml_schema(found.schema)
-    return documents[event_type]
+            documents[event_type] = xml_schema(found.schema)
+        return documents[event_type]
 
 
 def _same(cached: tuple, current: tuple) -> bool:

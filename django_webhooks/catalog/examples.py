@@ -61,13 +61,15 @@ def example_for(schema: Any, defs: dict[str, Any], name: str = "value", depth: i
     if kind == "object":
         properties = schema.get("properties", {})
         # What is always there, and as much more as minProperties asks for.
-        chosen = [key for key in properties if key in schema.get("required", [])]
+        required = [key for key in schema.get("required", []) if isinstance(key, str)]
+        chosen = [key for key in properties if key in required]
+        chosen += [key for key in required if key not in properties]
         for key in properties:
             if len(chosen) >= int(schema.get("minProperties", 0)):
                 break
             if key not in chosen:
                 chosen.append(key)
-        return {key: example_for(properties[key], defs, key, depth + 1) for key in chosen}
+        return {key: example_for(properties.get(key, {}), defs, key, depth + 1) for key in chosen}
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
         return [example_for(schema.get("items", {}), defs, name, depth + 1)] * count
