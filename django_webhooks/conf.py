@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILTER_BYTES": 8192,
     "RETENTION_DAYS": 30,
     "SIGNING_SECRET_GRACE_HOURS": 24,
+    # Fernet keys for custom header values, newest first; None: derived from SECRET_KEY.
+    "HEADERS_KEYS": None,
 }
 
 
@@ -136,6 +138,10 @@ class WebhookSettings:
     @property
     def SIGNING_SECRET_GRACE_HOURS(self) -> float:
         return float(self._get("SIGNING_SECRET_GRACE_HOURS"))
+
+    @property
+    def HEADERS_KEYS(self) -> list[str | bytes] | None:
+        return self._get("HEADERS_KEYS")
 
 
 webhook_settings = WebhookSettings()

@@ -29,6 +29,10 @@ class UnknownEventType(WebhooksError, ValueError):
         super().__init__(f"Unknown event type {event_type!r}.")
 
 
+class HeadersUnreadable(WebhooksError):
+    """A webhook's stored custom headers that no configured key decrypts (a key was dropped)."""
+
+
 class DestinationRefused(NewConnectionError):
     """Every address of the destination is one the address guard refuses.
 

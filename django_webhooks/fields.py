@@ -35,3 +35,7 @@ class SecretCharField(SecretFieldMixin, _CharField):
 
 def is_secret(field: Any) -> bool:
     return getattr(field, "is_secret", False)
+
+
+class SecretTextField(SecretFieldMixin, models.TextField):
+    """A TextField no query may look into (encrypted custom headers)."""

@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import events, signing, sources, tokens
+from . import events, sealing, signing, sources, tokens
 from .conf import webhook_settings
-from .fields import SecretCharField
+from .fields import SecretCharField, SecretTextField
 from .ids import event_id_floor, new_event_id
 from .payloads import JSON, XML
 from .validators import (
@@ -211,6 +211,10 @@ class Webhook(models.Model):
     deactivated_reason = models.CharField(
         _("why it was switched off"), max_length=300, blank=True, editable=False
     )
+    #: Custom headers sent on every attempt, encrypted (:mod:`django_webhooks.sealing`); their
+    #: names beside, in clear, to show without decrypting. Set both with set_custom_headers().
+    headers_sealed = SecretTextField(blank=True, default="", editable=False)
+    header_names = models.JSONField(_("custom headers"), default=list, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -234,6 +238,15 @@ class Webhook(models.Model):
                 sources.check_webhook_filter(self.filter, self.events)
             except ValidationError as error:
                 raise ValidationError({"filter": error.messages}) from None
+
+    def custom_headers(self) -> dict[str, str]:
+        """The custom headers, decrypted (for the request only: never show them)."""
+        return sealing.unseal(self.headers_sealed)
+
+    def set_custom_headers(self, headers: dict[str, str]) -> None:
+        """Replace the custom headers (unsaved; save ``headers_sealed`` and ``header_names``)."""
+        self.headers_sealed = sealing.seal(headers)
+        self.header_names = list(headers)
 
     def subscribes_to(self, event_type: str) -> bool:
         return event_type in self.events

@@ -18,8 +18,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import events, redelivery
-from ..exceptions import DeliveryRefused
+from .. import catalog, events, redelivery
+from ..exceptions import DeliveryRefused, UnknownEventType
 from ..health import webhook_health
 from ..models import DeliveryAttempt, Webhook, WebhookQuerySet
 from .base import ADMIN_CSS, ObjectViewsMixin, status_badge
@@ -102,6 +102,7 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
                     webhook.attempts.order_by("-created_at", "-id")[:RECENT_ATTEMPTS]
                 ),
                 can_deliver=self.has_change_permission(request, webhook),
+                test_event_types=[(entry.type, entry.label) for entry in catalog.entries()],
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -122,12 +123,24 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         webhook = self._webhook_to_change(request, object_id)
+        event_type = request.POST.get("type") or events.WEBHOOK_TEST
         try:
-            redelivery.send_test(webhook)
+            redelivery.send_test(webhook, event_type)
         except DeliveryRefused as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
+        except UnknownEventType:
+            self.message_user(
+                request,
+                gettext("Unknown event type %(type)r.") % {"type": event_type[:100]},
+                messages.ERROR,
+            )
         else:
-            self.message_user(request, gettext("A test event is on its way."), messages.SUCCESS)
+            sent = (
+                gettext("A test event is on its way.")
+                if event_type == events.WEBHOOK_TEST
+                else gettext("The example %(type)s event is on its way.") % {"type": event_type}
+            )
+            self.message_user(request, sent, messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(webhook))
 
     def reactivate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from .. import events, sources
+from .. import custom_headers, events, sealing, sources
+from ..exceptions import HeadersUnreadable
 from ..models import (
     URL_MAX_LENGTH,
     DeliveryAttempt,
@@ -67,6 +68,21 @@ class EventTypesField(serializers.Field):
 
     def to_representation(self, value: list[str]) -> list[str]:
         return list(value)
+
+
+class CustomHeadersField(serializers.Field):
+    """Write-only: header name to value, merged into the stored headers (null removes one)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, str | None]:
+        problems = custom_headers.problems(data)
+        if None in problems:
+            raise serializers.ValidationError(problems[None])
+        if problems:
+            raise serializers.ValidationError(problems)  # keyed by header name
+        return dict(data)
+
+    def to_representation(self, value: Any) -> None:  # pragma: no cover - write-only
+        return None
 
 
 if TYPE_CHECKING:
@@ -134,6 +150,20 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             '{"object": {"status": {"in": ["paid"]}}, "items": {"supplier": "acme"}}.'
         ),
     )
+    headers = CustomHeadersField(
+        write_only=True,
+        required=False,
+        help_text=_(
+            'Optional headers sent on every attempt, e.g. {"Authorization": "Bearer …"}: a '
+            "value sets or replaces that header, null removes it, headers left out are kept. "
+            "Values are stored encrypted and never shown again."
+        ),
+    )
+    header_names = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_("The names of the custom headers (their values are never shown)."),
+    )
 
     class Meta:
         model = Webhook
@@ -144,11 +174,13 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "format",
             "is_active",
             "filter",
+            "headers",
+            "header_names",
             "deactivated_reason",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "deactivated_reason", "created_at", "updated_at"]
+        read_only_fields = ["id", "header_names", "deactivated_reason", "created_at", "updated_at"]
 
     def validate_url(self, value: str) -> str:
         validate_destination_url(value)
@@ -170,7 +202,23 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             sources.check_webhook_filter(spec, event_types)
         except DjangoValidationError as error:
             raise serializers.ValidationError({"filter": error.messages}) from None
+        if "headers" in attrs:
+            attrs.update(self._sealed_headers(attrs.pop("headers")))
         return attrs
+
+    def _sealed_headers(self, changes: dict[str, str | None]) -> dict[str, Any]:
+        """The change applied to what is stored: the model fields that keep the result."""
+        try:
+            stored = self.instance.custom_headers() if self.instance else {}
+        except HeadersUnreadable:
+            raise serializers.ValidationError(
+                {"headers": [_("The stored headers cannot be decrypted: ask the store.")]}
+            ) from None
+        headers = custom_headers.merged(stored, changes)
+        too_many = custom_headers.too_many(headers)
+        if too_many:
+            raise serializers.ValidationError({"headers": [too_many]})
+        return {"headers_sealed": sealing.seal(headers), "header_names": list(headers)}
 
     def update(self, instance: Webhook, validated_data: dict[str, Any]) -> Webhook:
         wanted_active = validated_data.pop("is_active", instance.is_active)

@@ -1,11 +1,19 @@
 """System checks for every setting a store can get wrong, with stable ids (``checks.ids``).
 
 ``settings``: the WEBHOOKS dict; ``sources``: the event sources (SOURCES, ORDER_MODEL);
-``queue``: django-q2's Q_CLUSTER. Importing this package registers them.
+``queue``: django-q2's Q_CLUSTER; ``headers``: the keys of custom header values. Importing
+this package registers them.
 """
 
+from .headers import check_headers_keys
 from .queue import check_queue
 from .settings import check_installed_apps, check_settings
 from .sources import check_sources
 
-__all__ = ["check_installed_apps", "check_queue", "check_settings", "check_sources"]
+__all__ = [
+    "check_headers_keys",
+    "check_installed_apps",
+    "check_queue",
+    "check_settings",
+    "check_sources",
+]

@@ -103,6 +103,7 @@ _CLAIMED_FIELDS = (
     "webhook__url",
     "webhook__format",
     "webhook__is_active",
+    "webhook__headers_sealed",
     "webhook__api_key__revoked",
     "webhook__api_key__expiry_date",
     "webhook__api_key__signing_secret",

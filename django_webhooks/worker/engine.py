@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from ..conf import webhook_settings
+from ..exceptions import HeadersUnreadable
 from ..models import DeliveryAttempt
 from ..policy import Verdict
 from ..timing import RUN_BUDGET_SECONDS
@@ -91,12 +92,18 @@ def run(
                     using=using,
                 )
                 stats.cancelled += len(undeliverable)
-            unrenderable = []
+            unrenderable, unreadable = [], []
             for attempt in attempts:
                 if attempt in undeliverable:
                     continue
                 try:
                     prepared = prepare(attempt, now, bodies)
+                except HeadersUnreadable as error:
+                    # Sent without them, an Authorization-guarded receiver would answer 401 and
+                    # switch the webhook off: not sent at all, with the reason in the log.
+                    logger.error("Attempt %s not sent: %s", attempt.pk, error)
+                    unreadable.append(attempt)
+                    continue
                 except Exception:
                     # Deterministic: retrying would fail the same way. One bad event must not
                     # stop the run (and strand the others already in flight).
@@ -110,6 +117,13 @@ def run(
                     unrenderable, "The payload could not be rendered (see the log).", using=using
                 )
                 stats.cancelled += len(unrenderable)
+            if unreadable:
+                cancel(
+                    unreadable,
+                    "The webhook's custom headers cannot be decrypted with the configured keys.",
+                    using=using,
+                )
+                stats.cancelled += len(unreadable)
             if more_due and not asked_for_help and wake is not None:
                 wake(using=using)  # more is due than this run can take: let another worker join
                 asked_for_help = True

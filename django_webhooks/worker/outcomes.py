@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from .. import policy, signals
+from ..custom_headers import REDACTED
 from ..models import DeliveryAttempt, Webhook
 from ..policy import Verdict
 from ..rows import update_rows
@@ -79,7 +80,7 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
         attempt.duration_ms = result.duration_ms
         attempt.finished_at = item.finished_at
         attempt.lease_expires_at = None
-        attempt.request_headers = _redacted(item.prepared.headers)
+        attempt.request_headers = _redacted(item.prepared.headers, item.prepared.secret_names)
         attempt.error = _error_text(verdict, result)
         attempts.append(attempt)
         if verdict in (Verdict.DEACTIVATE, Verdict.UNSUBSCRIBE) and attempt.webhook_id:
@@ -184,8 +185,9 @@ def _error_text(verdict: Verdict, result: Result) -> str:
     return f"HTTP {result.status} is not a success."
 
 
-def _redacted(headers: dict[str, str]) -> dict[str, str]:
-    shown = dict(headers)
+def _redacted(headers: dict[str, str], secret_names: tuple[str, ...] = ()) -> dict[str, str]:
+    """What the log keeps: the signature cut short, custom header values not at all."""
+    shown = {name: REDACTED if name in secret_names else value for name, value in headers.items()}
     if "webhook-signature" in shown:
         shown["webhook-signature"] = " ".join(
             signature[:10] + "…" for signature in shown["webhook-signature"].split()

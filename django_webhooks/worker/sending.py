@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
@@ -21,6 +21,8 @@ class Prepared:
     url: str
     body: bytes
     headers: dict[str, str]
+    #: The webhook's own headers among ``headers``: the delivery log shows them redacted.
+    secret_names: tuple[str, ...] = field(default=())
 
 
 @dataclass
@@ -37,10 +39,14 @@ def is_deliverable(webhook: Webhook | None) -> bool:
 def prepare(
     attempt: DeliveryAttempt, now: datetime, bodies: dict[tuple[str, str] | int, bytes]
 ) -> Prepared:
-    """The request for ``attempt`` (a deliverable one); ``bodies`` caches the rendered ones."""
+    """The request for ``attempt`` (a deliverable one); ``bodies`` caches the rendered ones.
+
+    Raises HeadersUnreadable when the webhook's custom headers cannot be decrypted.
+    """
     webhook = attempt.webhook
     if webhook is None:
         raise ValueError(f"Attempt {attempt.pk} has no webhook to be sent to.")
+    custom = webhook.custom_headers()
     event = attempt.event
     # Every webhook of one format gets the same bytes for an event: render them once.
     body_key = (event.pk, webhook.format) if attempt.object_override is None else attempt.pk
@@ -59,8 +65,11 @@ def prepare(
         ),
         "X-Webhook-Event": event.type,
         "X-Webhook-Attempt": str(attempt.number),
+        **custom,
     }
-    return Prepared(attempt=attempt, url=webhook.url, body=body, headers=headers)
+    return Prepared(
+        attempt=attempt, url=webhook.url, body=body, headers=headers, secret_names=tuple(custom)
+    )
 
 
 @per_process

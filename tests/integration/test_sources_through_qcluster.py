@@ -64,6 +64,9 @@ def test_a_store_with_its_own_models_gets_the_same_guarantees(
         url=receiver.url("/every"),
         events=[event_type for event_type, _label in _purchase_types()] + [REMINDED],
     )
+    every_xml = Webhook.objects.create(
+        api_key=api_key, url=receiver.url("/every-xml"), events=every.events, format="xml"
+    )
     acme = Webhook.objects.create(
         api_key=api_key,
         url=receiver.url("/acme"),
@@ -105,6 +108,7 @@ def test_a_store_with_its_own_models_gets_the_same_guarantees(
     commits["purchase.state_changed"] = commits["purchase.updated"] = time.time()
 
     receiver.wait_for(len(commits), "/every", timeout=30)
+    receiver.wait_for(len(commits), "/every-xml", timeout=30)
     receiver.wait_for(1, "/acme", timeout=30)
     wait_until(settled, timeout=30)
 
@@ -130,6 +134,11 @@ def test_a_store_with_its_own_models_gets_the_same_guarantees(
     (acme_body,) = bodies(receiver, "/acme")
     assert [line["sku"] for line in acme_body["data"]["object"]["lines"]] == ["AC-1"]
     assert every.attempts.filter(status="succeeded").count() == len(commits)
+    # The same events as XML (each checked against its type's XSD by the receiver).
+    assert sorted(r.headers["X-Webhook-Event"] for r in receiver.received("/every-xml")) == sorted(
+        commits
+    )
+    assert every_xml.attempts.filter(status="succeeded").count() == len(commits)
     assert acme.attempts.count() == 1
 
 
