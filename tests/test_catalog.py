@@ -234,3 +234,51 @@ def test_a_declared_schema_with_keys_that_are_no_xml_names_still_has_an_xsd():
     assert b'<entry key="first name">Ada</entry>' in body
     assert schema.validate(etree.fromstring(body))
     assert not schema.validate(etree.fromstring(body.replace(b"<data>", b"<data><surprise/>")))
+
+
+def test_a_third_party_generates_a_typed_model_from_the_catalog(tmp_path):
+    """docs/api.md's commands, on this catalog (skipped without datamodel-code-generator)."""
+    import importlib.util
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(sys.executable).with_name("datamodel-codegen")
+    if not tool.exists() and shutil.which("datamodel-codegen") is None:
+        pytest.skip("datamodel-code-generator is not installed (an optional tool)")
+    pytest.importorskip("email_validator", reason="pydantic's EmailStr needs email-validator")
+    entry = catalog.entry("order.status_changed")
+    (tmp_path / "order_status_changed.json").write_text(json.dumps(entry.schema))
+
+    subprocess.run(
+        [
+            str(tool if tool.exists() else shutil.which("datamodel-codegen")),
+            "--input",
+            str(tmp_path / "order_status_changed.json"),
+            "--input-file-type",
+            "jsonschema",
+            "--output-model-type",
+            "pydantic_v2.BaseModel",
+            "--class-name",
+            "OrderStatusChanged",
+            "--output",
+            str(tmp_path / "order_events.py"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    spec = importlib.util.spec_from_file_location("order_events", tmp_path / "order_events.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["order_events"] = module  # pydantic resolves its annotations there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["order_events"]
+
+    event = module.OrderStatusChanged.model_validate_json(json.dumps(entry.example))
+    assert event.data.previous.status.value == "pending"
+    with pytest.raises(ValueError, match="validation error"):
+        module.OrderStatusChanged.model_validate({**entry.example, "type": "order.created"})

@@ -51,6 +51,20 @@ def test_the_generator_leaves_nothing_behind():
     assert not Order.objects.exists()
 
 
+@pytest.mark.django_db
+def test_events_md_catalog_is_what_the_schemas_say():
+    generator = load_generator()
+    text = (DOCS / "events.md").read_text(encoding="utf-8")
+
+    region = generator.BEGIN + text.partition(generator.BEGIN)[2].partition(generator.END)[0]
+
+    assert region + generator.END == generator.render_catalog(), (
+        "docs/events.md's catalog is stale: run python docs/generate_examples.py"
+    )
+    assert "| `order.status_changed` | Order status changed |" in region
+    assert "| `supplier` | string or null |" in region
+
+
 def test_events_md_shows_the_example_payloads():
     assert code_blocks("events.md", "json")[0] == (DOCS / "examples" / "Order.json").read_text()
     assert code_blocks("events.md", "xml")[0] == (DOCS / "examples" / "Order.xml").read_text()
