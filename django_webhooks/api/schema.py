@@ -104,6 +104,25 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class CustomHeadersFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "django_webhooks.api.serializers.CustomHeadersField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        from drf_spectacular.plumbing import is_jsonschema_compliant
+
+        value: dict[str, Any] = (
+            {"type": ["string", "null"]}  # OpenAPI 3.1 (our document)
+            if is_jsonschema_compliant()
+            else {"type": "string", "nullable": True}
+        )
+        return {
+            "type": "object",
+            "additionalProperties": value,
+            "maxProperties": 20,
+            "description": str(self.target.help_text or ""),
+        }
+
+
 class EventTypesFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "django_webhooks.api.serializers.EventTypesField"
 
