@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_webhooks', '0008_secret_fields_take_no_lookups'),
+        ('django_webhooks', '0010_attempt_answered_privately'),
     ]
 
     operations = [
