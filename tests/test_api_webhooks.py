@@ -47,6 +47,7 @@ def test_read_gives_the_webhook_and_nothing_secret(accounting):
         "format": "xml",
         "is_active": True,
         "filter": {},
+        "header_names": [],
         "deactivated_reason": "",
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
@@ -268,7 +269,7 @@ def test_unknown_and_invalid_fields_are_reported_together(accounting):
     assert response.status_code == 400
     assert response.json() == {
         "url": ["Use an http:// or https:// URL."],
-        "colour": ["Unknown field. The fields are: url, events, format, is_active, filter."],
+        "colour": ["Unknown field. The fields are: url, events, format, is_active, filter, headers."],
     }
 
 
@@ -280,7 +281,7 @@ def test_unknown_fields_are_refused(accounting):
     )
 
     assert response.status_code == 400
-    message = "Unknown field. The fields are: url, events, format, is_active, filter."
+    message = "Unknown field. The fields are: url, events, format, is_active, filter, headers."
     assert response.json() == {"is_activ": [message], "secret": [message]}
     assert not Webhook.objects.exists()
 

