@@ -269,7 +269,9 @@ def test_unknown_and_invalid_fields_are_reported_together(accounting):
     assert response.status_code == 400
     assert response.json() == {
         "url": ["Use an http:// or https:// URL."],
-        "colour": ["Unknown field. The fields are: url, events, format, is_active, filter, headers."],
+        "colour": [
+            "Unknown field. The fields are: url, events, format, is_active, filter, headers."
+        ],
     }
 
 
