@@ -143,7 +143,9 @@ def _type_text(schema: dict) -> str:
     if not kinds:
         return "null" if nullable else "any JSON value"
     text = kinds[0] if kinds != ["object"] else "object (undeclared keys)"
-    if "format" in schema:
+    # An integer's int32/int64 follows the database's range (DRF's validators): left out so
+    # the page reads the same whatever the store runs on.
+    if "format" in schema and kinds != ["integer"]:
         text += f" ({schema['format']})"
     return text + nullable
 
