@@ -15,8 +15,10 @@ from django.db import models
 
 if TYPE_CHECKING:
     _CharField = models.CharField[str, str]
+    _TextField = models.TextField[str, str]
 else:
     _CharField = models.CharField  # not subscriptable at run time
+    _TextField = models.TextField
 
 
 class SecretFieldMixin:
@@ -37,5 +39,5 @@ def is_secret(field: Any) -> bool:
     return getattr(field, "is_secret", False)
 
 
-class SecretTextField(SecretFieldMixin, models.TextField):
+class SecretTextField(SecretFieldMixin, _TextField):
     """A TextField no query may look into (encrypted custom headers)."""

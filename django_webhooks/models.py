@@ -211,8 +211,7 @@ class Webhook(models.Model):
     deactivated_reason = models.CharField(
         _("why it was switched off"), max_length=300, blank=True, editable=False
     )
-    #: Custom headers sent on every attempt, encrypted (:mod:`django_webhooks.sealing`); their
-    #: names beside, in clear, to show without decrypting. Set both with set_custom_headers().
+    #: Custom headers, encrypted (sealing); their names in clear beside: set_custom_headers().
     headers_sealed = SecretTextField(blank=True, default="", editable=False)
     header_names = models.JSONField(_("custom headers"), default=list, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -239,8 +238,7 @@ class Webhook(models.Model):
             except ValidationError as error:
                 raise ValidationError({"filter": error.messages}) from None
 
-    def custom_headers(self) -> dict[str, str]:
-        """The custom headers, decrypted (for the request only: never show them)."""
+    def custom_headers(self) -> dict[str, str]:  # decrypted, for the request only: never shown
         return sealing.unseal(self.headers_sealed)
 
     def set_custom_headers(self, headers: dict[str, str]) -> None:

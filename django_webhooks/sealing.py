@@ -56,7 +56,8 @@ def unseal(token: str) -> dict[str, Any]:
     if not token:
         return {}
     try:
-        return json.loads(_box().decrypt(token.encode()))
+        headers: dict[str, Any] = json.loads(_box().decrypt(token.encode()))
+        return headers
     except InvalidToken:
         raise HeadersUnreadable(
             "The webhook's custom headers cannot be decrypted with the configured keys "

@@ -10,7 +10,7 @@ from django_webhooks.admin.forms import WebhookForm
 from django_webhooks.api.serializers import WebhookSerializer
 from django_webhooks.models import DeliveryAttempt, Webhook
 from tests.api_support import url
-from tests.factories import Status, make_attempt, make_webhook
+from tests.factories import Status, make_attempt, make_key, make_webhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_counts")]
 

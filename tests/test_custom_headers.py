@@ -18,7 +18,8 @@ from django_webhooks.custom_headers import REDACTED, RESERVED
 from django_webhooks.models import DeliveryAttempt, Webhook
 from django_webhooks.worker import engine
 from example_project.shop.models import Order
-from tests.api_support import make_key, url
+from tests.api_support import url
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 URL = "https://erp.example.com/hooks"

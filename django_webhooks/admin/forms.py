@@ -31,8 +31,19 @@ class EventCheckboxes(forms.CheckboxSelectMultiple):
 
     option_template_name = "django_webhooks/widgets/event_option.html"
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+    def create_option(
+        self,
+        name: str,
+        value: Any,
+        label: Any,
+        selected: Any,
+        index: int,
+        subindex: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(
+            name, value, label, selected, index, subindex, attrs
+        )
         entry = catalog.entry(str(value))
         option["example"] = json.dumps(entry.example, indent=2, ensure_ascii=False) if entry else ""
         return option
@@ -101,12 +112,14 @@ class WebhookForm(forms.ModelForm):
             self.initial["events"] = self.instance.events
         if "remove_headers" in self.fields:
             names = list(self.instance.header_names or [])
-            self.fields["remove_headers"].choices = [(name, name) for name in names]
+            remove = self.fields["remove_headers"]
+            assert isinstance(remove, forms.MultipleChoiceField)
+            remove.choices = [(name, name) for name in names]
             if not names:
                 self.fields["remove_headers"].help_text = _("No custom headers are set.")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         changes: dict[str, str | None] = {}
         messages = []
         for number, line in enumerate((cleaned.get("set_headers") or "").splitlines(), 1):
@@ -141,7 +154,8 @@ class WebhookForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Webhook:
         if self._headers is not None:
             self.instance.set_custom_headers(self._headers)
-        return super().save(commit)
+        webhook: Webhook = super().save(commit)
+        return webhook
 
     def clean_events(self) -> list[str]:
         chosen = set(self.cleaned_data["events"])

@@ -72,10 +72,10 @@ class EventTypeXsdView(ApiKeyViewMixin, APIView):
                 description="An event type of the catalog (GET event-types/ lists them).",
             )
         ],
-        responses=schema.responses(
-            {(200, "application/xml"): OpenApiTypes.STR},
-            404,
-        ),
+        responses={
+            (200, "application/xml"): OpenApiTypes.STR,
+            **schema.responses({}, 404),
+        },
     )
     def get(self, request: Request, event_type: str) -> HttpResponse:
         document = catalog.xsd(event_type)

@@ -78,7 +78,8 @@ class CustomHeadersField(serializers.Field):
         if None in problems:
             raise serializers.ValidationError(problems[None])
         if problems:
-            raise serializers.ValidationError(problems)  # keyed by header name
+            by_name = {str(name): messages for name, messages in problems.items()}
+            raise serializers.ValidationError(by_name)  # keyed by header name
         return dict(data)
 
     def to_representation(self, value: Any) -> None:  # pragma: no cover - write-only

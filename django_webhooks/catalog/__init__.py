@@ -56,9 +56,10 @@ def xsd(event_type: str) -> str | None:
             from .xmlschema import xml_schema
 
             documents[event_type] = xml_schema(found.schema)
-        return documents[event_type]
+        document: str = documents[event_type]
+        return document
 
 
-def _same(cached: tuple, current: tuple) -> bool:
+def _same(cached: tuple[Any, ...], current: tuple[Any, ...]) -> bool:
     # The sources are rebuilt (a new dict) whenever WEBHOOKS changes.
     return cached[0] is current[0] and cached[1:] == current[1:]

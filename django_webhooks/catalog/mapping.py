@@ -215,7 +215,7 @@ def _build_payload_auto_schema_class() -> type:
                     # However the field renders it, the payload's JSON encoder writes a Decimal
                     # as text (payloads.to_json_compatible).
                     field.coerce_to_string = True
-            schema = super()._map_basic_serializer(serializer, direction)
+            schema: Schema = super()._map_basic_serializer(serializer, direction)
             schema["required"] = [
                 name for name in schema.get("properties", {}) if name not in may_be_missing
             ]

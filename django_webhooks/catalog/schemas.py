@@ -63,8 +63,8 @@ def build() -> list[Entry]:
     mapper = Mapper()
     by_type: dict[str, Source] = {}
     for source in sources.all_sources().values():
-        for event_type, _label in source.event_types():
-            by_type.setdefault(event_type, source)
+        for fired, _label in source.event_types():
+            by_type.setdefault(fired, source)
     built = []
     for event_type in events.get_event_types():
         data, own_defs = _data(event_type, by_type.get(event_type.type), mapper)
@@ -149,9 +149,10 @@ def _declared(event_type: events.EventType) -> tuple[dict[str, Any], dict[str, A
 
 def _from_source(event_type: str, source: Source, mapper: Mapper) -> dict[str, Any]:
     model = source.model
+    serializer_class: type | None
     if isinstance(source.serializer, _DrfSerializer):
-        serializer_class: type | None = source.serializer.serializer_class
-        obj = mapper.serializer(serializer_class)
+        serializer_class = source.serializer.serializer_class
+        obj = mapper.serializer(source.serializer.serializer_class)
     elif source.serializer is concrete_fields_snapshot:
         serializer_class = concrete_serializer(
             model, [field.name for field in model._meta.concrete_fields], model.__name__

@@ -3,6 +3,8 @@ first key, the step of a key rotation between adding the new key and dropping th
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         "new key first, before dropping the old one."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         resealed, unreadable = 0, []
         # The sealed column takes no lookups (fields.SecretTextField): its names say enough.
         sealed = Webhook.objects.exclude(header_names=[]).values_list("pk", flat=True)
