@@ -141,7 +141,8 @@ class WebhookSettings:
 
     @property
     def HEADERS_KEYS(self) -> list[str | bytes] | None:
-        return self._get("HEADERS_KEYS")
+        keys = self._get("HEADERS_KEYS")
+        return list(keys) if isinstance(keys, list | tuple) and keys else None
 
 
 webhook_settings = WebhookSettings()

@@ -151,7 +151,8 @@ def _checked_declaration(
 
 def _plain_json(type: str, what: str, value: Mapping[str, Any]) -> dict[str, Any]:  # noqa: A002
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        plain: dict[str, Any] = json.loads(json.dumps(value, allow_nan=False))
+        return plain
     except (TypeError, ValueError) as error:
         raise ValueError(f"Event type {type!r}: {what} is not JSON: {error}.") from None
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
 
 from ..conf import DEFAULTS
 from .ids import ID
 
 
 @register(Tags.compatibility)
-def check_headers_keys(app_configs=None, **kwargs) -> list:
+def check_headers_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     raw = getattr(settings, "WEBHOOKS", {})
     if not isinstance(raw, dict):
         return []  # E001
@@ -31,7 +33,7 @@ def check_headers_keys(app_configs=None, **kwargs) -> list:
                 id=ID + "E040",
             )
         ]
-    errors = []
+    errors: list[CheckMessage] = []
     for position, key in enumerate(keys):
         try:
             Fernet(key)
