@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from xml.etree import ElementTree
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,7 +15,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import events, payloads, redelivery
+from .. import events, redelivery
+from ..display import sent_body
 from ..exceptions import DeliveryRefused
 from ..models import DeliveryAttempt, Webhook
 from .base import ADMIN_CSS, ObjectViewsMixin, preformatted, redirect_target, status_badge
@@ -154,11 +154,10 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("body"))
     def body_display(self, attempt: DeliveryAttempt) -> str:
-        event = attempt.event
-        if event.data is None:
+        body = sent_body(attempt)
+        if body is None:
             return gettext("The event has no payload (its order was gone when it was sent).")
-        body = payloads.render_event(event, _format_of(attempt), attempt.object_override)
-        return preformatted(_indented(body, _format_of(attempt)))
+        return preformatted(body)
 
     @admin.display(description=_("response excerpt"))
     def response_excerpt_display(self, attempt: DeliveryAttempt) -> str:
@@ -225,20 +224,3 @@ class DeliveryAttemptAdmin(ObjectViewsMixin, admin.ModelAdmin):
         )
         for message in refusals[:10]:
             self.message_user(request, message, messages.WARNING)
-
-
-def _format_of(attempt: DeliveryAttempt) -> str:
-    """The format it was sent in (the webhook's may have changed since)."""
-    content_type = (attempt.request_headers or {}).get("Content-Type", "")
-    if content_type:
-        return "xml" if "xml" in content_type else "json"
-    return attempt.webhook.format if attempt.webhook else "json"
-
-
-def _indented(body: bytes, fmt: str) -> str:
-    """Easier to read than the compact bytes on the wire; the same content."""
-    if fmt == "xml":
-        element = ElementTree.fromstring(body)
-        ElementTree.indent(element)
-        return ElementTree.tostring(element, encoding="unicode")
-    return json.dumps(json.loads(body), indent=2, ensure_ascii=False)

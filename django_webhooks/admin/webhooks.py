@@ -19,11 +19,11 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import catalog, events, redelivery
+from ..display import hourly_chart
 from ..exceptions import DeliveryRefused, UnknownEventType
 from ..health import webhook_health
 from ..models import DeliveryAttempt, Webhook, WebhookQuerySet
 from .base import ADMIN_CSS, ObjectViewsMixin, status_badge
-from .charts import hourly_chart
 from .forms import RecoverFailedForm, WebhookForm
 
 RECENT_ATTEMPTS = 20
