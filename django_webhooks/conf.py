@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_SECRET_GRACE_HOURS": 24,
     # Fernet keys for custom header values, newest first; None: derived from SECRET_KEY.
     "HEADERS_KEYS": None,
+    # The consumer portal (django_webhooks.portal).
+    "PORTAL": True,
+    "PORTAL_LINK_MAX_HOURS": 24,
+    "PORTAL_BASE_URL": None,
 }
 
 
@@ -143,6 +147,19 @@ class WebhookSettings:
     def HEADERS_KEYS(self) -> list[str | bytes] | None:
         keys = self._get("HEADERS_KEYS")
         return list(keys) if isinstance(keys, list | tuple) and keys else None
+
+    @property
+    def PORTAL(self) -> bool:
+        return bool(self._get("PORTAL"))
+
+    @property
+    def PORTAL_LINK_MAX_HOURS(self) -> int:
+        return int(self._get("PORTAL_LINK_MAX_HOURS"))
+
+    @property
+    def PORTAL_BASE_URL(self) -> str | None:
+        value = self._get("PORTAL_BASE_URL")
+        return str(value).rstrip("/") if value else None
 
 
 webhook_settings = WebhookSettings()

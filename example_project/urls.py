@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("django_webhooks.api.urls")),
+    path("portal/", include("django_webhooks.portal.urls")),
     path("", include("example_project.shop.urls")),
 ]

@@ -1,4 +1,4 @@
-"""The test project's URLs: the admin, the app's API and the example store's demo receiver."""
+"""The test project's URLs: the admin, the app's API and portal, the demo receiver."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -8,5 +8,6 @@ from example_project.shop.receiver import demo_receiver
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("django_webhooks.api.urls")),
+    path("portal/", include("django_webhooks.portal.urls")),
     path("demo-receiver/", demo_receiver, name="demo-receiver"),
 ]

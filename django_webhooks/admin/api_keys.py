@@ -12,11 +12,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.crypto import salted_hmac
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
@@ -25,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import tokens
 from ..conf import webhook_settings
 from ..models import ApiKey, ApiKeyQuerySet
+from ..portal import links as portal_links
 from .base import ADMIN_CSS, ObjectViewsMixin
 from .forms import StoredJSONField
 
@@ -60,6 +62,17 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
         if obj is not None and obj.revoked:
             return [*self.readonly_fields, "name", "expiry_date"]
         return list(self.readonly_fields)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        portal = webhook_settings.PORTAL and portal_links.is_mounted()
+        extra_context = {**(extra_context or {}), "portal_enabled": portal}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("Signing secret"))
     def signing_secret_state(self, api_key: ApiKey) -> str:
@@ -114,6 +127,7 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
         return [
             self._object_url("rotate", self.rotate_view, "rotate-signing-secret"),
             self._object_url("revoke", self.revoke_view, "revoke"),
+            self._object_url("portal_link", self.portal_link_view, "portal-link"),
             *super().get_urls(),
         ]
 
@@ -175,6 +189,52 @@ class ApiKeyAdmin(ObjectViewsMixin, admin.ModelAdmin):
             request, gettext("The API key “%(name)s” was revoked.") % {"name": api_key}
         )
         return HttpResponseRedirect(self._change_url(api_key))
+
+    def portal_link_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """Make a consumer portal link for the key (a bearer credential: change permission)."""
+        api_key = self._key_to_change(request, object_id)
+        if not webhook_settings.PORTAL:
+            raise Http404(gettext("The portal is switched off (WEBHOOKS['PORTAL'])."))
+        title = gettext("Portal link for “%(name)s”") % {"name": api_key}
+        context: dict[str, Any] = {
+            **self._page_context(
+                request, title, (self._change_url(api_key), api_key.name), ("", title)
+            ),
+            "object": api_key,
+            "max_hours": webhook_settings.PORTAL_LINK_MAX_HOURS,
+            "hours": portal_links.DEFAULT_HOURS,
+            "media": self.media,
+        }
+        if request.method == "POST":
+            try:
+                hours = int(request.POST.get("hours", ""))
+                token, expires_at = portal_links.issue(api_key, hours)
+                path = portal_links.link_path(token)
+            except (ValueError, portal_links.PortalNotMounted) as error:
+                context["error"] = (
+                    gettext("Add the portal to the URLconf first.")
+                    if isinstance(error, portal_links.PortalNotMounted)
+                    else portal_links.hours_message()
+                )
+            else:
+                base_url = webhook_settings.PORTAL_BASE_URL
+                context.update(
+                    hours=hours,
+                    link=base_url + path if base_url else request.build_absolute_uri(path),
+                    expires_at=expires_at,
+                )
+                self.log_change(
+                    request,
+                    api_key,
+                    gettext("Made a portal link, valid until %(until)s.")
+                    % {"until": expires_at.isoformat()},
+                )
+        response = TemplateResponse(
+            request, "django_webhooks/admin/apikey_portal_link.html", context
+        )
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True)
+        return response
 
     def _revoke(self, request: HttpRequest, queryset: ApiKeyQuerySet) -> list[ApiKey]:
         api_keys = queryset.revoke()

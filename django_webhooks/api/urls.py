@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import catalog_views, views
+from . import catalog_views, portal_link, views
 
 app_name = "webhooks_api"
 
@@ -24,6 +24,7 @@ urlpatterns = [
         views.SigningSecretRotateView.as_view(),
         name="signing-secret-rotate",
     ),
+    path("portal-link/", portal_link.PortalLinkView.as_view(), name="portal-link"),
     path("schema/", catalog_views.SchemaView.as_view(), name="schema"),
     # Last: any other path under the API answers this API's JSON 404, not the store's page.
     re_path(r"^", views.NotFoundView.as_view(), name="not-found"),

@@ -1,8 +1,9 @@
 """System checks for every setting a store can get wrong, with stable ids (``checks.ids``).
 
 ``settings``: the WEBHOOKS dict; ``sources``: the event sources (SOURCES, ORDER_MODEL);
-``queue``: django-q2's Q_CLUSTER; ``headers``: the keys of custom header values. Importing
-this package registers them.
+``queue``: django-q2's Q_CLUSTER; ``headers``: the keys of custom header values; ``portal``:
+the consumer portal's settings (run by ``check_settings``). Importing this package registers
+them.
 """
 
 from .headers import check_headers_keys

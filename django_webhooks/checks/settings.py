@@ -12,6 +12,7 @@ from django.core.checks import Warning as CheckWarning
 
 from ..conf import DEFAULTS
 from .ids import ID, is_number
+from .portal import check_portal
 from .sources import check_sources
 
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
@@ -68,6 +69,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_delays(raw)
     errors += _check_status_codes(raw)
     errors += _check_scalars(raw)
+    errors += check_portal(raw)
     return errors
 
 
