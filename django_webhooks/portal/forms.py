@@ -215,6 +215,9 @@ class RecoverForm(forms.Form):
         if "since" not in self.initial:
             yesterday = timezone.localtime() - timedelta(days=1)
             self.initial["since"] = yesterday.replace(second=0, microsecond=0)
+        self.fields["since"].help_text = _("In the store's time zone, %(zone)s.") % {
+            "zone": timezone.get_current_timezone_name()
+        }
 
     def clean_since(self) -> datetime:
         since: datetime = self.cleaned_data["since"]

@@ -8,7 +8,8 @@ revoked key or a rotated secret ends the session at its next request. No databas
 nothing stored per visitor.
 
 Every portal page is CSRF-protected whatever the store's middleware, never cached, never
-framed and sent without a referrer.
+framed, and sends no referrer to other sites (``same-origin``: with ``no-referrer`` browsers
+send ``Origin: null``, which Django's CSRF check refuses).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def private(response: HttpResponse) -> HttpResponse:
     """Headers every portal answer carries: it shows one key's data to its holder only."""
     add_never_cache_headers(response)
     patch_cache_control(response, no_store=True)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Frame-Options"] = "DENY"
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["X-Content-Type-Options"] = "nosniff"

@@ -7,62 +7,16 @@ kept under test-artifacts/browser/.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 
 from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
+from tests.browser.support import shot
 from tests.cluster import Cluster, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    if not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}.")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API runs an event loop in this thread, so Django takes the test's own
-    # ORM calls for calls from async code. They are not: allow them, in this test only.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-        # The test's ORM calls ran in Playwright's context, where Django keeps connections of
-        # their own: close them here, or they outlive the test and keep its database open.
-        connections.close_all()
-
-
-def shot(page, name: str, **options) -> Path:
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), **options)
-    return path
 
 
 def test_owner_adds_a_webhook_and_redelivers_an_order(live_server, receiver, browser_page):
