@@ -135,7 +135,14 @@ class WebhookForm(forms.Form):
         cleaned = super().clean() or {}
         if self.errors:
             return cleaned
-        payload = {name: cleaned[name] for name in self.fields if name in cleaned}
+        # Like an API client, send only what the form sent (a field a page leaves out keeps
+        # its default or stored value); unchecked boxes send nothing, and mean none.
+        payload = {
+            name: cleaned[name]
+            for name, field in self.fields.items()
+            if name in cleaned
+            and (name in self.data or isinstance(field, forms.MultipleChoiceField))
+        }
         serializer = WebhookSerializer(
             self.instance, data=payload, context={"api_key": self.api_key}
         )
