@@ -300,4 +300,6 @@ def test_the_pages_speak_german(client, api_key, webhook):
 
     assert 'lang="de"' in page
     assert "Testereignis senden" in page
-    assert "Zustellungen" in page
+    assert "An diesen Webhook wurde noch nichts gesendet." in page
+    assert "Fehlgeschlagene erneut senden seit …" in page
+    assert "Ihre Webhooks" in page
