@@ -193,3 +193,97 @@ def test_deleting_a_webhook_keeps_its_log(portal, accounting):
     assert DeliveryAttempt.objects.filter(pk=delivered.pk, webhook=None).exists()
     assert DeliveryAttempt.objects.get(pk=scheduled.pk).status == Status.CANCELLED
     assert b"was deleted" in response.content
+
+
+def test_each_event_checkbox_shows_its_example_payload(portal):
+    from django_webhooks import catalog
+
+    page = html.unescape(portal.get(url("add")).content.decode())
+
+    for entry in catalog.entries():
+        example = __import__("json").dumps(entry.example, indent=2, ensure_ascii=False)
+        assert example in page, entry.type
+
+
+# --- custom headers: write-only -------------------------------------------------------------
+
+
+def test_headers_are_set_stored_sealed_and_never_shown_again(portal, accounting):
+    secret = "Bearer s3cr3t-value-of-the-receiver"
+    portal.post(
+        url("add"),
+        {
+            "url": "https://erp.example/in",
+            "events": ["order.created"],
+            "headers": f"Authorization: {secret}\nX-Tenant: 42\n",
+        },
+    )
+
+    webhook = Webhook.objects.get()
+    assert webhook.custom_headers() == {"Authorization": secret, "X-Tenant": "42"}
+    assert secret not in webhook.headers_sealed
+    for page in (url("home"), url("webhook", webhook.pk), url("change", webhook.pk)):
+        content = portal.get(page).content.decode()
+        assert secret not in content, page
+    change = portal.get(url("change", webhook.pk)).content.decode()
+    assert 'name="remove_headers" value="Authorization"' in change
+    assert "<code>Authorization</code>" in portal.get(url("webhook", webhook.pk)).content.decode()
+
+
+def test_a_header_change_merges_like_the_api(portal, accounting):
+    webhook = Webhook.objects.create(
+        api_key=accounting[0], url="https://erp.example/in", events=["order.created"]
+    )
+    webhook.set_custom_headers({"Authorization": "Bearer old", "X-Tenant": "42"})
+    webhook.save()
+
+    portal.post(
+        url("change", webhook.pk),
+        {
+            "url": webhook.url,
+            "events": ["order.created"],
+            "headers": "Authorization: Bearer new",
+            "remove_headers": ["X-Tenant"],
+        },
+    )
+    webhook.refresh_from_db()
+    assert webhook.custom_headers() == {"Authorization": "Bearer new"}
+
+    portal.post(url("change", webhook.pk), {"url": webhook.url, "events": ["order.created"]})
+    webhook.refresh_from_db()
+    assert webhook.custom_headers() == {"Authorization": "Bearer new"}  # left out: kept
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Host": "evil.example"}, id="reserved"),
+        pytest.param({"X-Webhook-Event": "forged"}, id="our own"),
+        pytest.param({"Bad Name": "x"}, id="not a token"),
+    ],
+)
+def test_headers_the_api_refuses_are_refused_in_its_words(portal, accounting, headers):
+    body = {"url": "https://erp.example/in", "events": ["order.created"]}
+    api = accounting[1].post(api_url("webhook-list"), {**body, "headers": headers}, format="json")
+    assert api.status_code == 400
+    expected = [
+        f"{name}: {message}"
+        for name, messages in api.json()["headers"].items()
+        for message in messages
+    ]
+    lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
+
+    response = portal.post(url("add"), {**body, "headers": lines})
+
+    assert field_errors(response) == {"headers": expected}
+    assert not Webhook.objects.exists()
+
+
+def test_a_header_line_without_a_colon_is_refused_without_echoing_it(portal):
+    response = portal.post(
+        url("add"),
+        {"url": "https://erp.example/in", "events": ["order.created"], "headers": "s3cr3t"},
+    )
+
+    assert field_errors(response) == {"headers": ["Line 1: write “Name: value”."]}
+    assert b"s3cr3t" not in response.content

@@ -303,3 +303,18 @@ def test_the_pages_speak_german(client, api_key, webhook):
     assert "An diesen Webhook wurde noch nichts gesendet." in page
     assert "Fehlgeschlagene erneut senden seit …" in page
     assert "Ihre Webhooks" in page
+
+
+def test_send_test_event_of_a_catalog_type_sends_its_example(portal, webhook):
+    from django_webhooks import catalog
+
+    page = portal.get(url("webhook", webhook.pk)).content.decode()
+    assert '<option value="order.status_changed">' in page
+    assert '<option value="webhook.test" selected>' in page
+
+    response = portal.post(url("test", webhook.pk), {"type": "order.status_changed"}, follow=True)
+
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.event_type == "order.status_changed"
+    assert attempt.event.data == catalog.entry("order.status_changed").example["data"]
+    assert messages_of(response) == ["A test event (order.status_changed) is on its way."]

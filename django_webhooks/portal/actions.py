@@ -1,4 +1,5 @@
-"""The portal's buttons: redeliver, send a test event, recover what failed, switch on and off.
+"""The portal's buttons: redeliver, send a test event (of any type of the catalog: its example
+payload), recover what failed, switch on and off.
 
 Each is a POST (CSRF-checked by :func:`.session.portal_view`) on a row found through the
 session's key, answered with a redirect to the page it came from and a message.
@@ -13,9 +14,9 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from .. import events, redelivery
-from ..exceptions import DeliveryRefused
+from ..exceptions import DeliveryRefused, UnknownEventType
 from ..models import Webhook
-from . import scoping, test_events
+from . import scoping
 from .forms import RecoverForm
 from .links import Grant
 from .session import portal_view
@@ -57,10 +58,10 @@ def send_test(request: HttpRequest, grant: Grant, pk: int) -> HttpResponse:
     webhook = scoping.webhook_of(grant, pk)
     event_type = request.POST.get("type") or events.WEBHOOK_TEST
     try:
-        test_events.send(webhook, event_type)
+        redelivery.send_test(webhook, event_type)
     except DeliveryRefused as refusal:
         _say(request, messages.ERROR, str(refusal))
-    except ValueError:
+    except UnknownEventType:
         _say(
             request,
             messages.ERROR,

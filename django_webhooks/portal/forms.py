@@ -1,9 +1,10 @@
 """The portal's forms. A webhook's form only carries what was typed to the API's serializer.
 
 :class:`WebhookForm` is made from :class:`~django_webhooks.api.serializers.WebhookSerializer`'s
-writable fields (an input per field, checkboxes from the event catalog), checks nothing itself,
-and hands the values to the serializer, whose messages it shows beside the fields: the portal
-and the API accept and refuse exactly the same webhooks, with the same words.
+writable fields (an input per field; checkboxes from the event catalog, each with its example
+payload; custom headers as write-only lines), checks nothing itself, and hands the values to
+the serializer, whose messages it shows beside the fields: the portal and the API accept and
+refuse exactly the same webhooks, with the same words.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from .. import events
-from ..api.serializers import EventTypesField, WebhookSerializer
+from .. import catalog, events
+from ..api.serializers import CustomHeadersField, EventTypesField, WebhookSerializer
 from ..models import DeliveryAttempt, Webhook
 from ..validators import scrub_surrogates
 
@@ -68,10 +69,68 @@ class JSONTextField(forms.CharField):
         return value
 
 
-def _events_field(field: SerializerField, **common: Any) -> forms.Field:
-    return UncheckedMultipleChoiceField(
-        choices=events.choices, widget=forms.CheckboxSelectMultiple, **common
+class EventCheckboxes(forms.CheckboxSelectMultiple):
+    """A checkbox per type of the catalog, with that type's example body (``option.example``)."""
+
+    def create_option(
+        self,
+        name: str,
+        value: Any,
+        label: Any,
+        selected: Any,
+        index: int,
+        subindex: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(
+            name, value, label, selected, index, subindex, attrs
+        )
+        entry = catalog.entry(str(value))
+        option["example"] = json.dumps(entry.example, indent=2, ensure_ascii=False) if entry else ""
+        return option
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """Never renders a value: not a stored header, not one just typed into a refused form."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class HeaderLinesField(forms.CharField):
+    """``Name: value`` lines; ``{name: value}`` in the order given."""
+
+    widget = WriteOnlyTextarea(
+        attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false", "class": "pt-code"}
     )
+
+    def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]
+        headers: dict[str, str] = {}
+        problems = []
+        for number, line in enumerate((super().to_python(value) or "").splitlines(), 1):
+            if not line.strip():
+                continue
+            name, colon, text = line.partition(":")
+            if not colon:
+                # Never echo the line: it may be a secret typed without its name.
+                problems.append(_("Line %(n)d: write “Name: value”.") % {"n": number})
+            headers[name.strip()] = text.strip()
+        if problems:
+            raise forms.ValidationError(problems)
+        return headers
+
+
+def _events_field(field: SerializerField, **common: Any) -> forms.Field:
+    return UncheckedMultipleChoiceField(choices=events.choices, widget=EventCheckboxes, **common)
+
+
+def _headers_field(field: SerializerField, **common: Any) -> forms.Field:
+    common["label"] = _("Set custom headers")
+    common["help_text"] = _(
+        "Optional, one per line: “Authorization: Bearer …”. Sent on every attempt; sets or "
+        "replaces a header of that name. Values are stored encrypted and never shown again."
+    )
+    return HeaderLinesField(**common)
 
 
 def _choice_field(field: SerializerField, **common: Any) -> forms.Field:
@@ -92,6 +151,7 @@ def _text_field(field: SerializerField, **common: Any) -> forms.Field:
 #: Serializer field class -> the form field that carries its value; most specific first.
 FORM_FIELDS: list[tuple[type[SerializerField], Callable[..., forms.Field]]] = [
     (EventTypesField, _events_field),
+    (CustomHeadersField, _headers_field),
     (serializers.ChoiceField, _choice_field),
     (serializers.JSONField, _json_field),
     (serializers.CharField, _text_field),
@@ -130,6 +190,17 @@ class WebhookForm(forms.Form):
             form_field = _form_field(name, field)
             if form_field is not None:
                 self.fields[name] = form_field
+        names = list(instance.header_names or []) if instance is not None else []
+        if "headers" in self.fields and names:
+            self.fields["remove_headers"] = forms.MultipleChoiceField(
+                label=_("Remove custom headers"),
+                required=False,
+                choices=[(name, name) for name in names],
+                widget=forms.CheckboxSelectMultiple,
+                help_text=_(
+                    "The custom headers this webhook sends (values hidden): tick to remove."
+                ),
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -141,8 +212,15 @@ class WebhookForm(forms.Form):
             name: cleaned[name]
             for name, field in self.fields.items()
             if name in cleaned
+            and name != "remove_headers"
             and (name in self.data or isinstance(field, forms.MultipleChoiceField))
         }
+        # Headers merge, as in the API: a value sets one, None removes one, the rest stay.
+        headers: dict[str, str | None] = dict(payload.pop("headers", None) or {})
+        for name in cleaned.get("remove_headers") or []:
+            headers.setdefault(name, None)
+        if headers:
+            payload["headers"] = headers
         serializer = WebhookSerializer(
             self.instance, data=payload, context={"api_key": self.api_key}
         )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
+from .. import catalog
 from . import deliveries, rendering, scoping
 from .forms import DeliveryFilterForm, RecoverForm
 from .links import Grant
 from .session import portal_view
-from .test_events import test_event_choices
 
 
 @portal_view
@@ -34,6 +34,6 @@ def webhook_page(request: HttpRequest, grant: Grant, pk: int) -> HttpResponse:
         "filtered": bool(filters.filters()),
         "page": page,
         "recover_form": RecoverForm(),
-        "test_event_types": test_event_choices(),
+        "test_event_types": [(entry.type, entry.label) for entry in catalog.entries()],
     }
     return rendering.render_page(request, grant, "webhook.html", context)

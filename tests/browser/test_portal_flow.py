@@ -3,7 +3,8 @@
 A link made by ``manage.py webhooks_portal_link`` opens the portal; the key's webhook is
 there and another key's is not; a real delivery is found by its event id and redelivered (the
 receiver gets it again with the same ``webhook-id``); a webhook is added (a refused URL first,
-in the API's words) and sent a test event; the signing secret is revealed and rotated. An
+in the API's words; a custom header, write-only; an event type's example payload) and sent a
+test event of a chosen type; the signing secret is revealed and rotated. An
 altered and an expired link show nothing but a refusal. Every page is a screenshot under
 test-artifacts/browser/portal-*.png, and the test's wall time goes to
 test-artifacts/portal.json.
@@ -130,26 +131,35 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
         shot(page, "portal-05-add-refused", full_page=True)
         second_url = receiver.url("/second")
         page.get_by_label("Destination URL").fill(second_url)
+        expect(page.get_by_label("Set custom headers")).to_have_value("")  # write-only
+        page.get_by_label("Set custom headers").fill("Authorization: Bearer receiver-token")
+        new_order = page.locator(".pt-check", has=page.get_by_label("New order"))
+        new_order.get_by_text("Example payload").click()
+        expect(new_order.locator("pre")).to_contain_text('"type": "order.created"')
+        shot(page, "portal-06-add", full_page=True)
         page.get_by_role("button", name="Add webhook").click()
         expect(page.locator(".pt-messages")).to_contain_text("The webhook was added.")
         added = Webhook.objects.get(url=second_url)
         assert added.api_key == accounting
         assert added.events == ["order.created"]
+        expect(page.locator("body")).not_to_contain_text("receiver-token")
 
-        # A test event reaches it, signed with the key's secret.
+        # A test event of a chosen type reaches it: its example, signed, with the header.
+        page.locator("#test-type").select_option("order.created")
         page.get_by_role("button", name="Send test event").click()
-        expect(page.locator(".pt-messages")).to_contain_text("A test event (webhook.test)")
+        expect(page.locator(".pt-messages")).to_contain_text("A test event (order.created)")
         (test_delivery,) = receiver.wait_for(1, "/second", timeout=30)
-        assert test_delivery.headers["X-Webhook-Event"] == "webhook.test"
+        assert test_delivery.headers["X-Webhook-Event"] == "order.created"
+        assert test_delivery.headers["Authorization"] == "Bearer receiver-token"
         StandardWebhook(accounting.signing_secret).verify(test_delivery.body, test_delivery.headers)
-        shot(page, "portal-06-added", full_page=True)
+        shot(page, "portal-07-added", full_page=True)
 
     # The signing secret: revealed on a click, then rotated; the session goes on.
     page.get_by_role("link", name="Signing secret").click()
     expect(page.locator("#signing-secret")).to_have_count(0)
     page.get_by_role("button", name="Reveal signing secret").click()
     expect(page.locator("#signing-secret")).to_have_text(accounting.signing_secret)
-    shot(page, "portal-07-secret", full_page=True)
+    shot(page, "portal-08-secret", full_page=True)
     old_secret = accounting.signing_secret
     page.get_by_role("button", name="Rotate signing secret").click()
     expect(page.locator(".pt-notice--success")).to_contain_text("for 24 hours")
@@ -157,7 +167,7 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
     assert accounting.signing_secret != old_secret
     assert accounting.previous_signing_secret == old_secret
     expect(page.locator("#signing-secret")).to_have_text(accounting.signing_secret)
-    shot(page, "portal-08-rotated", full_page=True)
+    shot(page, "portal-09-rotated", full_page=True)
     page.get_by_role("link", name="Webhooks", exact=True).click()
     expect(page.get_by_role("link", name=second_url)).to_be_visible()
 
@@ -181,7 +191,7 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
         for secret_or_data in ("Accounting", ours.url, second_url, event_id):
             expect(body).not_to_contain_text(secret_or_data)
         expect(refusals.locator("nav, form, table")).to_have_count(0)
-        shot(refusals, f"portal-09-{name}-link")
+        shot(refusals, f"portal-10-{name}-link")
         refusals.goto(f"{live_server.url}/portal/")
         expect(refusals.get_by_role("heading", level=1)).to_have_text("Open the portal with a link")
     refusals.close()
