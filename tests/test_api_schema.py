@@ -31,6 +31,7 @@ OPERATIONS = {
     ("/api/event-types/", "get"),
     ("/api/event-types/{event_type}/schema.xsd", "get"),
     ("/api/signing-secret/rotate/", "post"),
+    ("/api/portal-link/", "post"),
 }
 
 
