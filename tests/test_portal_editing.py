@@ -287,3 +287,12 @@ def test_a_header_line_without_a_colon_is_refused_without_echoing_it(portal):
 
     assert field_errors(response) == {"headers": ["Line 1: write “Name: value”."]}
     assert b"s3cr3t" not in response.content
+
+
+def test_an_empty_post_is_refused_not_taken_for_a_fresh_form(portal):
+    response = portal.post(url("add"))
+
+    assert field_errors(response) == {
+        "url": ["This field is required."],
+        "events": ["Choose at least one event type."],
+    }

@@ -66,6 +66,7 @@ def test_an_altered_link_is_refused(api_key):
     forged_payload = links.issue(other_key)[0].split(":")[0]
     assert refusal(token.replace(payload, forged_payload)) == LinkRefused.INVALID
     assert refusal("not-a-link") == LinkRefused.INVALID
+    assert refusal(token + "x" * links.MAX_TOKEN_LENGTH) == LinkRefused.INVALID
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ def _saved(form: WebhookForm, grant: Grant) -> Webhook | None:
 
 
 def _form_page(request: HttpRequest, grant: Grant, webhook: Webhook | None) -> HttpResponse:
-    form = WebhookForm(request.POST or None, api_key=grant.api_key, instance=webhook)
+    data = request.POST if request.method == "POST" else None
+    form = WebhookForm(data, api_key=grant.api_key, instance=webhook)
     if request.method == "POST" and form.is_valid():
         saved = _saved(form, grant)
         if saved is not None:

@@ -1,10 +1,11 @@
 """The third party's path through the consumer portal, in Chromium, against a real qcluster.
 
-A link made by ``manage.py webhooks_portal_link`` opens the portal; the key's webhook is
+The admin's Portal link is made and copied to the clipboard. A link made by
+``manage.py webhooks_portal_link`` opens the portal; the key's webhook is
 there and another key's is not; a real delivery is found by its event id and redelivered (the
 receiver gets it again with the same ``webhook-id``); a webhook is added (a refused URL first,
 in the API's words; a custom header, write-only; an event type's example payload) and sent a
-test event of a chosen type; the signing secret is revealed and rotated. An
+test event of a chosen type, then deleted; the signing secret is revealed and rotated. An
 altered and an expired link show nothing but a refusal. Every page is a screenshot under
 test-artifacts/browser/portal-*.png, and the test's wall time goes to
 test-artifacts/portal.json.
@@ -17,6 +18,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +28,7 @@ from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
 from django_webhooks.portal import links
 from example_project.shop.models import Order
 from tests.artifacts import report
-from tests.browser.support import shot
+from tests.browser.support import DESKTOP, shot
 from tests.cluster import Cluster, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -58,6 +60,28 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
         api_key=warehouse, url="https://warehouse.example/hooks", events=["order.deleted"]
     )
 
+    # The store owner's "Portal link" in the admin: made, copied to the clipboard, and it opens.
+    User.objects.create_superuser("owner", "owner@shop.example", "correct horse")
+    owner = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    owner.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    admin = owner.new_page()
+    admin.goto(f"{live_server.url}/admin/django_webhooks/apikey/{accounting.pk}/change/")
+    admin.get_by_label("Username").fill("owner")
+    admin.get_by_label("Password").fill("correct horse")
+    admin.get_by_role("button", name="Log in").click()
+    admin.get_by_role("link", name="Portal link").click()
+    admin.get_by_label("Valid for (hours)").fill("2")
+    admin.get_by_role("button", name="Make a portal link").click()
+    admin.get_by_role("button", name="Copy to clipboard").click()
+    expect(admin.get_by_role("button", name="Copied")).to_be_visible()
+    copied = admin.evaluate("navigator.clipboard.readText()")
+    assert copied == admin.locator("#portal-link").input_value()
+    assert copied.startswith(f"{live_server.url}/portal/open/")
+    shot(admin, "portal-00-admin-link", full_page=True)
+    admin.goto(copied)
+    expect(admin.locator(".pt-brand-key")).to_have_text("Accounting")
+    owner.close()
+
     with Cluster() as cluster:
         with transaction.atomic():
             Order.objects.create()
@@ -73,6 +97,10 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
         link = portal_link(live_server, "Accounting")
         page.goto(link)
         expect(page).to_have_url(f"{live_server.url}/portal/")
+        page.keyboard.press("Tab")  # the keyboard's first stop: past the header, to the content
+        skip = page.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
         expect(page.get_by_role("heading", name="Your webhooks")).to_be_visible()
         expect(page.get_by_role("link", name=ours.url)).to_be_visible()
         expect(page.locator("body")).not_to_contain_text(theirs.url)
@@ -154,6 +182,15 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
         StandardWebhook(accounting.signing_secret).verify(test_delivery.body, test_delivery.headers)
         shot(page, "portal-07-added", full_page=True)
 
+    # Deleted again, after a confirmation; its log stays with the store.
+    page.get_by_role("link", name="Delete").click()
+    expect(page.get_by_role("heading", name="Delete webhook")).to_be_visible()
+    shot(page, "portal-07-delete", full_page=True)
+    page.get_by_role("button", name="Delete webhook").click()
+    expect(page.locator(".pt-messages")).to_contain_text("was deleted")
+    assert not Webhook.objects.filter(url=second_url).exists()
+    assert DeliveryAttempt.objects.filter(url=second_url, webhook=None).exists()
+
     # The signing secret: revealed on a click, then rotated; the session goes on.
     page.get_by_role("link", name="Signing secret").click()
     expect(page.locator("#signing-secret")).to_have_count(0)
@@ -169,7 +206,7 @@ def test_a_third_party_fixes_its_webhooks_in_the_portal(
     expect(page.locator("#signing-secret")).to_have_text(accounting.signing_secret)
     shot(page, "portal-09-rotated", full_page=True)
     page.get_by_role("link", name="Webhooks", exact=True).click()
-    expect(page.get_by_role("link", name=second_url)).to_be_visible()
+    expect(page.get_by_role("link", name=ours.url)).to_be_visible()
 
     # Links: the rotated-out one, an altered one and an expired one show nothing else.
     refusals = chromium.new_page(viewport={"width": 1280, "height": 700}, locale="en-GB")

@@ -11,6 +11,7 @@ from django.core.management import BaseCommand, call_command
 
 from django_webhooks.events import ORDER_EVENT_TYPES
 from django_webhooks.models import ApiKey, Webhook
+from django_webhooks.portal import links as portal_links
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
@@ -49,6 +50,8 @@ class Command(BaseCommand):
             [sys.executable, str(PROJECT_ROOT / "manage.py"), "qcluster"], cwd=PROJECT_ROOT
         )
         base = f"http://{host}:{port}"
+        token, _expires_at = portal_links.issue(ApiKey.objects.default(), 8)
+        portal = portal_links.absolute_link(token, base)
         self.stdout.write(
             self.style.SUCCESS(
                 "\n  The example store is running.\n"
@@ -56,6 +59,7 @@ class Command(BaseCommand):
                 f"  Add an order:   {base}/admin/shop/order/add/\n"
                 f"  Demo receiver:  {base}/demo-receiver/\n"
                 f"  API:            {base}/api/   (schema: {base}/api/schema/)\n"
+                f"  Portal (Default key, 8 hours):\n                  {portal}\n"
                 "  Stop with Ctrl-C.\n"
             )
         )
