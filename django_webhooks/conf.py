@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL": True,
     "PORTAL_LINK_MAX_HOURS": 24,
     "PORTAL_BASE_URL": None,
+    # GET /metrics answers a request with "Authorization: Bearer <token>"; None: it answers 404.
+    "METRICS_TOKEN": None,
+    # Send the event's W3C traceparent to the receiver (observability/tracing.py).
+    "TRACEPARENT_HEADER": True,
 }
 
 
@@ -160,6 +164,15 @@ class WebhookSettings:
     def PORTAL_BASE_URL(self) -> str | None:
         value = self._get("PORTAL_BASE_URL")
         return str(value).rstrip("/") if value else None
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        value = self._get("METRICS_TOKEN")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def TRACEPARENT_HEADER(self) -> bool:
+        return bool(self._get("TRACEPARENT_HEADER"))
 
 
 webhook_settings = WebhookSettings()

@@ -61,7 +61,7 @@ class Health:
         return self.succeeded / self.total if self.total else None
 
 
-def _finished_since(
+def finished_since(
     since: datetime, statuses: Sequence[str] = (Status.SUCCEEDED, Status.FAILED)
 ) -> Q:
     return Q(
@@ -80,7 +80,7 @@ def webhook_health(webhook: Webhook, *, hours: int = 24, now: datetime | None = 
     )
     counts: dict[tuple[datetime, str], int] = {
         (row["hour"], row["status"]): row["count"]
-        for row in attempts.filter(_finished_since(first_hour))
+        for row in attempts.filter(finished_since(first_hour))
         .annotate(hour=TruncHour("finished_at", tzinfo=UTC))
         .values("hour", "status")
         .annotate(count=Count("pk"))
@@ -98,7 +98,7 @@ def webhook_health(webhook: Webhook, *, hours: int = 24, now: datetime | None = 
         )
     # Within the window too: a busy, healthy webhook must not cost a scan of its whole log.
     last_failure = (
-        attempts.filter(_finished_since(first_hour, [Status.FAILED]))
+        attempts.filter(finished_since(first_hour, [Status.FAILED]))
         .order_by("-created_at", "-id")
         .first()
     )
@@ -137,7 +137,7 @@ def webhook_stats(webhooks: QuerySet[Webhook], since: datetime) -> list[WebhookS
     finished: dict[int, Mapping[str, Any]] = {
         row["webhook_id"]: row
         for row in log.filter(
-            _finished_since(since, [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED])
+            finished_since(since, [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED])
         )
         .values("webhook_id")
         .annotate(

@@ -1,4 +1,4 @@
-"""The test project's URLs: the admin, the app's API and portal, the demo receiver."""
+"""The test project's URLs: the admin, the app's API, portal and metrics, the demo receiver."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("django_webhooks.api.urls")),
     path("portal/", include("django_webhooks.portal.urls")),
+    path("metrics", include("django_webhooks.metrics.urls")),
     path("demo-receiver/", demo_receiver, name="demo-receiver"),
 ]

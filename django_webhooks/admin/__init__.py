@@ -1,7 +1,8 @@
-"""The admin's Settings section: API keys, webhooks and the delivery log."""
+"""The admin's Settings section: API keys, webhooks, the delivery log and the overview."""
 
 from .api_keys import ApiKeyAdmin
 from .delivery_log import DeliveryAttemptAdmin
+from .overview import OverviewAdmin
 from .webhooks import WebhookAdmin
 
-__all__ = ["ApiKeyAdmin", "DeliveryAttemptAdmin", "WebhookAdmin"]
+__all__ = ["ApiKeyAdmin", "DeliveryAttemptAdmin", "OverviewAdmin", "WebhookAdmin"]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from .. import events, payloads, sources, wakeup
 from ..ids import new_event_id
 from ..models import Event
+from ..observability import tracing
 from ..rows import insert_fields, insert_sql
 from ..snapshots import object_state
 from .subscriptions import subscribed
@@ -50,6 +51,13 @@ def record_events(
     """
     if not new_events:
         return []
+    with tracing.recording([new.type for new in new_events]) as traceparent:
+        return _write(new_events, using, traceparent)
+
+
+def _write(
+    new_events: Sequence[NewEvent], using: str, traceparent: str | None
+) -> list[tuple[str, datetime]]:
     connection = connections[using]
     ops = connection.ops
     now = timezone.now()
@@ -74,6 +82,7 @@ def record_events(
             "object_state": new.state,
             "data": json_value(new.data),
             "dispatched_at": None,
+            "traceparent": traceparent,
         }
         params += [values[field.attname] for field in insert_fields(Event)]
     with transaction.atomic(using=using, savepoint=False):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from .. import sources
 from ..filters import DENY_ALL, CompiledFilter, compile_filter, decide_all
 from ..models import ApiKey, DeliveryAttempt, Event, Webhook
+from ..observability import hooks
 from ..rows import insert_rows, update_rows
 from ..snapshots import object_snapshot as snapshot_of
 from ..snapshots import rebuild
@@ -71,6 +72,7 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
             event.dispatched_at = now
         insert_rows(DeliveryAttempt, attempts, using)
         update_rows(Event, pending, ["data", "dispatched_at"], using)
+    hooks.dispatched(pending, attempts)
     return len(attempts)
 
 

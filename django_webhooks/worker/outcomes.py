@@ -18,6 +18,7 @@ from django.utils import timezone
 from .. import policy, signals
 from ..custom_headers import REDACTED
 from ..models import DeliveryAttempt, Webhook
+from ..observability import hooks
 from ..policy import Verdict
 from ..rows import update_rows
 from ..transport import Result
@@ -59,7 +60,7 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
     verdicts: Counter[Verdict] = Counter()
     if not sent:
         return verdicts
-    attempts, retries = [], []
+    attempts, retries, judged = [], [], []
     switched_off: dict[int, tuple[Verdict, DeliveryAttempt, str]] = {}
     for item in sent:
         attempt, result = item.prepared.attempt, item.result
@@ -83,6 +84,7 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
         attempt.request_headers = _redacted(item.prepared.headers, item.prepared.secret_names)
         attempt.error = _error_text(verdict, result)
         attempts.append(attempt)
+        judged.append((attempt, verdict))
         if verdict in (Verdict.DEACTIVATE, Verdict.UNSUBSCRIBE) and attempt.webhook_id:
             switched_off[attempt.webhook_id] = (verdict, attempt, attempt.error)
         elif verdict is Verdict.FAILED:
@@ -94,6 +96,7 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
         insert_retries(retries, using, switched_off=switched_off.keys())
         for webhook_id, (verdict, attempt, reason) in switched_off.items():
             _switch_off(webhook_id, verdict, attempt, reason, using)
+        hooks.outcomes_written(judged, using)
     return verdicts
 
 

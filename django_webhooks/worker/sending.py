@@ -11,6 +11,7 @@ from django.utils import timezone
 from .. import payloads, signing
 from ..conf import webhook_settings
 from ..models import DeliveryAttempt, Webhook
+from ..observability import hooks
 from ..process_local import per_process
 from ..transport import Result, get_transport
 
@@ -65,6 +66,7 @@ def prepare(
         ),
         "X-Webhook-Event": event.type,
         "X-Webhook-Attempt": str(attempt.number),
+        **hooks.request_headers(attempt, webhook.url),
         **custom,
     }
     return Prepared(

@@ -1,0 +1,7 @@
+"""``path("metrics", include("django_webhooks.metrics.urls"))``."""
+
+from django.urls import path
+
+from .views import metrics
+
+urlpatterns = [path("", metrics, name="webhooks-metrics")]
