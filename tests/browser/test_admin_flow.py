@@ -110,3 +110,16 @@ def test_owner_adds_a_webhook_and_redelivers_an_order(live_server, receiver, bro
         expect(page.locator("#recent-attempts tbody tr")).to_have_count(2)
         expect(page.get_by_role("button", name="Send test event")).to_be_visible()
         shot(page, "05-webhook-health", full_page=True)
+
+        # Settings > Overview: the whole store's last 24 hours and what is waiting.
+        page.goto(f"{live_server.url}/admin/django_webhooks/")
+        page.get_by_role("link", name="Overview").click()
+        expect(page).to_have_url(re.compile(r"/admin/django_webhooks/overview/$"))
+        deliveries = page.locator("#overview-deliveries")
+        expect(deliveries.locator(".dw-health-figure").first).to_have_text("2")
+        expect(deliveries.locator("svg.dw-chart rect.dw-chart-succeeded")).to_have_count(1)
+        expect(deliveries.locator("svg.dw-chart rect.dw-chart-failed")).to_have_count(0)
+        expect(page.locator("#overview-backlog .dw-overview-due")).to_have_text("0")
+        expect(page.locator("#overview-failing")).to_contain_text("No failures")
+        expect(page.locator("#overview-switched-off")).to_contain_text("switched on")
+        shot(page, "06-overview", full_page=True)
