@@ -200,7 +200,9 @@ def test_webhooks_describe_each_delivery_by_reference_to_its_types_schema():
             "X-Webhook-Event",
             "X-Webhook-Attempt",
             "User-Agent",
+            "traceparent",
         }
+        assert [name for name, p in headers.items() if not p["required"]] == ["traceparent"]
         assert headers["X-Webhook-Event"]["schema"] == {"type": "string", "const": entry.type}
         json_body = post["requestBody"]["content"]["application/json"]
         ref = json_body["schema"]["$ref"]

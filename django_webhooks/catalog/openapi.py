@@ -97,11 +97,13 @@ def _operation(entry: Any, component: str) -> dict[str, Any]:
 
 
 def _headers(event_type: str) -> list[dict[str, Any]]:
-    def header(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    def header(
+        name: str, description: str, schema: dict[str, Any], *, required: bool = True
+    ) -> dict[str, Any]:
         return {
             "name": name,
             "in": "header",
-            "required": True,
+            "required": required,
             "description": description,
             "schema": schema,
         }
@@ -135,6 +137,14 @@ def _headers(event_type: str) -> list[dict[str, Any]]:
             "User-Agent",
             "django-webhooks/<version>",
             {"type": "string", "pattern": "^django-webhooks/"},
+        ),
+        header(
+            "traceparent",
+            "W3C Trace Context of this attempt, in the trace of the store request that caused "
+            "the event: sent when the store traces with OpenTelemetry (the store can turn it "
+            "off); continue the trace from it.",
+            {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
+            required=False,
         ),
     ]
 

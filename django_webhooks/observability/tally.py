@@ -90,11 +90,18 @@ def count(outcomes: Iterable[Counted], using: str) -> None:
         return
     for event_type, verdict, le_ms, shard_, added, duration in rows:  # other databases
         tally = AttemptTally.objects.using(using)
-        key = {"event_type": event_type, "verdict": verdict, "le_ms": le_ms, "shard": shard_}
-        if not tally.filter(**key).update(
+        row = tally.filter(event_type=event_type, verdict=verdict, le_ms=le_ms, shard=shard_)
+        if not row.update(
             count=F("count") + added, duration_ms_sum=F("duration_ms_sum") + duration
         ):
-            tally.create(**key, count=added, duration_ms_sum=duration)
+            tally.create(
+                event_type=event_type,
+                verdict=verdict,
+                le_ms=le_ms,
+                shard=shard_,
+                count=added,
+                duration_ms_sum=duration,
+            )
 
 
 def _upsert_sql(using: str, rows: int) -> str:
