@@ -85,10 +85,11 @@ def reset_tables() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from django_webhooks.models import DeliveryAttempt, Event, Webhook
+    from django_webhooks.models import AttemptTally, DeliveryAttempt, Event, Webhook
     from example_project.shop.models import Order, OrderItem
 
-    tables = [model._meta.db_table for model in (DeliveryAttempt, Event, Webhook, OrderItem, Order)]
+    models = (DeliveryAttempt, Event, Webhook, OrderItem, Order, AttemptTally)
+    tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

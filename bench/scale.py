@@ -1,5 +1,8 @@
 """P6: finding due work among 1,000,000 attempt rows costs what it costs on an empty table.
 
+The same holds for a Prometheus scrape (``GET /metrics``'s collector); the admin's overview,
+which reads the last 24 hours of the log, is measured beside them for information.
+
 Both states hold the same 16 due attempts (so the claim does the same work: find, lock,
 update, fetch them); the loaded state adds the history of a busy store: 100,000 scheduled
 retries spread over the next hour and 900,000 finished attempts of 100,000 events. The rows
@@ -60,6 +63,48 @@ def _sweep() -> None:
     tasks.sweep()
 
 
+def _scrape() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from django_webhooks.metrics.collector import WebhooksCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WebhooksCollector())
+    assert b"django_webhooks_attempts_total" in generate_latest(registry)
+
+
+def _overview() -> None:
+    from django_webhooks.observability.overview import overview
+
+    overview("default")
+
+
+#: The tally at its largest: every event type, verdict, bucket and shard has a row.
+TALLY_TYPES = 10
+
+
+def _fill_tally() -> int:
+    from django_webhooks.models import AttemptTally
+    from django_webhooks.observability import tally
+
+    rows = [
+        AttemptTally(
+            event_type=f"type.{n}",
+            verdict=verdict,
+            le_ms=le_ms,
+            shard=shard,
+            count=1000,
+            duration_ms_sum=50_000,
+        )
+        for n in range(TALLY_TYPES)
+        for verdict in ("succeeded", "failed", "deactivate", "unsubscribe")
+        for le_ms in (*tally.BUCKETS_MS, tally.INF_MS)
+        for shard in range(tally.SHARDS)
+    ]
+    AttemptTally.objects.bulk_create(rows)
+    return len(rows)
+
+
 def _seed() -> int:
     """Webhooks, one event, the due attempts; returns the first webhook id."""
     from django_webhooks.models import Event
@@ -72,6 +117,7 @@ def _seed() -> int:
         id="evt_due", type="order.created", data={"object": {}}, dispatched_at=timezone.now()
     )
     _add_due(ids[0])
+    _fill_tally()  # its size does not depend on the attempts: the same in both states
     return ids[0]
 
 
@@ -255,7 +301,14 @@ def p6_scale(sizes: Sizes) -> list[Figure]:
     from django_webhooks import wakeup
 
     repeat = 200
-    steps = {"claim 16 due": _claim, "ticker queries": _ticker_queries, "sweep": _sweep}
+    steps = {
+        "claim 16 due": _claim,
+        "ticker queries": _ticker_queries,
+        "sweep": _sweep,
+        "metrics scrape": _scrape,
+        "admin overview": _overview,
+    }
+    informative = {"admin overview"}
     original_wake = wakeup.wake
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -288,17 +341,20 @@ def p6_scale(sizes: Sizes) -> list[Figure]:
             Figure(
                 f"P6 scale, {name}",
                 f"{ratio:.2f}x empty ({loaded[name] * 1e3:.3f} vs {empty[name] * 1e3:.3f} ms)",
-                "<= 2x",
-                ratio <= 2,
+                "information: reads the last 24 h of the log" if name in informative else "<= 2x",
+                None if name in informative else ratio <= 2,
             )
         )
     scans = [f"{step}: {line}" for step, _, plan, _ in plans for line in _full_scans(plan)]
     details = [
         f"{rows:,} attempt rows ({scheduled:,} scheduled in the next hour, the rest finished) "
         f"and {rows // 10:,} events, loaded in {load_seconds:.1f} s; {DUE} due attempts in "
-        f"both states; median of {repeat} calls (or of those that fit in 2 s), "
+        f"both states; the tally at its largest ({TALLY_TYPES} event types, every verdict, "
+        f"bucket and shard) in both states; median of {repeat} calls (or of those that fit "
+        f"in 2 s), "
         f"median of {sizes.runs} runs",
-        f"each statement the claim, the ticker and the sweep ran, with its "
+        f"each statement the claim, the ticker, the sweep, the scrape and the overview ran, "
+        f"with its "
         f"{'EXPLAIN' if connection.vendor == 'postgresql' else 'EXPLAIN QUERY PLAN'} "
         f"and its median time at {rows:,} rows:",
     ]

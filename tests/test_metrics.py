@@ -207,3 +207,11 @@ def test_old_event_counts_need_no_attempt_rows(webhook, http_mock, clock):
     with with_token():
         samples = scrape()
     assert value(samples, "django_webhooks_attempt_duration_seconds_count", status="succeeded") == 1
+
+
+def test_other_databases_count_without_an_upsert(db, monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "other")
+    tally.count([tally.Counted("order.created", "succeeded", 30)], "default")
+    tally.count([tally.Counted("order.created", "succeeded", 40)] * 2, "default")
+    (row,) = AttemptTally.objects.all()
+    assert (row.le_ms, row.count, row.duration_ms_sum) == (50, 3, 110)
