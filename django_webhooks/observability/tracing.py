@@ -71,14 +71,14 @@ def parent_context(traceparent: str | None) -> Any:
 
 
 class _Recording:
-    """``with recording(types) as traceparent``: the span of one write of event rows."""
+    """``with recording(new_events) as traceparent``: the span of one write of event rows."""
 
-    def __init__(self, event_types: Sequence[str]) -> None:
+    def __init__(self, new_events: Sequence[Any]) -> None:
         self.span = tracer().start_span(
             "webhooks.record",
             attributes={
-                "webhooks.event.types": sorted(set(event_types)),
-                "webhooks.event.count": len(event_types),
+                "webhooks.event.types": sorted({new.type for new in new_events}),
+                "webhooks.event.count": len(new_events),
             },
         )
 
@@ -109,10 +109,11 @@ class _NotRecording:
 _NOT_RECORDING = _NotRecording()
 
 
-def recording(event_types: Sequence[str]) -> _Recording | _NotRecording:
+def recording(new_events: Sequence[Any]) -> _Recording | _NotRecording:
+    """The span of one write of event rows (``recording.outbox.NewEvent``s), or a no-op."""
     if otel_trace is None:
         return _NOT_RECORDING
-    return _Recording(event_types)
+    return _Recording(new_events)
 
 
 def dispatched(events: Sequence[Any], attempts_per_event: dict[str, int]) -> None:

@@ -51,7 +51,7 @@ def record_events(
     """
     if not new_events:
         return []
-    with tracing.recording([new.type for new in new_events]) as traceparent:
+    with tracing.recording(new_events) as traceparent:
         return _write(new_events, using, traceparent)
 
 
