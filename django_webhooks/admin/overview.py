@@ -16,10 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 
+from ..display import hourly_chart
 from ..models import DeliveryAttempt, Overview
 from ..observability.overview import overview
 from .base import ADMIN_CSS, BREADCRUMBS_AS_LIST
-from .charts import hourly_chart
 
 
 @admin.register(Overview)
