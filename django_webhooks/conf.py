@@ -65,10 +65,16 @@ class WebhookSettings:
 
     @property
     def ORDER_MODEL(self) -> str | None:
+        """The ``"app_label.Model"`` whose saves and deletes fire the order events (default: none);
+        the shorthand of ``SOURCES``.
+        """
         return self._text("ORDER_MODEL")
 
     @property
     def ORDER_SERIALIZER(self) -> str | type | Callable[[models.Model], dict[str, Any]] | None:
+        """Dotted path to a DRF serializer class (or a callable ``order -> dict``) for
+        ``data.object``; default: every concrete field.
+        """
         value: str | type | Callable[[models.Model], dict[str, Any]] | None = self._get(
             "ORDER_SERIALIZER"
         )
@@ -76,79 +82,116 @@ class WebhookSettings:
 
     @property
     def SOURCES(self) -> dict[str, Any] | None:
+        """The models whose changes are events (docs/sources.md); default: from ``ORDER_MODEL``."""
         value = self._get("SOURCES")
         return value if isinstance(value, dict) else None
 
     @property
     def TIMEOUT(self) -> float:
+        """Seconds for one whole attempt: connect, send and the complete answer (default 5, at most
+        300).
+        """
         return float(self._get("TIMEOUT"))
 
     @property
     def RETRY_DELAYS(self) -> tuple[float, ...]:
+        """Seconds after the previous attempt ended, one per retry (default 60, 120, 180, 240, 300;
+        each at most a year).
+        """
         return tuple(float(delay) for delay in self._get("RETRY_DELAYS"))
 
     @property
     def MAX_ATTEMPTS(self) -> int:
+        """Attempts in all: ``len(RETRY_DELAYS) + 1`` (derived, not a key of ``WEBHOOKS``)."""
         return len(self._get("RETRY_DELAYS")) + 1
 
     @property
     def SUCCESS_STATUS_CODES(self) -> frozenset[int]:
+        """The answers that count as delivered (default ``[200]``)."""
         return frozenset(self._get("SUCCESS_STATUS_CODES"))
 
     @property
     def DEACTIVATE_STATUS_CODES(self) -> frozenset[int]:
+        """The answers that switch the webhook off (default 400, 401, 403, 404, 405, 406, 410,
+        411).
+        """
         return frozenset(self._get("DEACTIVATE_STATUS_CODES"))
 
     @property
     def UNSUBSCRIBE_PHRASE(self) -> str:
+        """Found in an answer's body (any case, the receiver's own words), the webhook is deleted
+        (default "please unsubscribe me").
+        """
         return str(self._get("UNSUBSCRIBE_PHRASE"))
 
     @property
     def ALLOW_PRIVATE_DESTINATIONS(self) -> bool:
+        """Allow loopback, private, link-local and other non-public destinations: development and
+        tests only (default False).
+        """
         return bool(self._get("ALLOW_PRIVATE_DESTINATIONS"))
 
     @property
     def CONCURRENCY(self) -> int:
+        """Requests one worker process keeps in flight (default 16)."""
         return int(self._get("CONCURRENCY"))
 
     @property
     def CONCURRENCY_PER_WEBHOOK(self) -> int:
+        """Of which at most this many to one webhook (default 4)."""
         return int(self._get("CONCURRENCY_PER_WEBHOOK"))
 
     @property
     def QUEUE_CLUSTER(self) -> str | None:
+        """The django-q2 cluster (queue) the delivery tasks go to (default None: the default
+        cluster).
+        """
         return self._text("QUEUE_CLUSTER")
 
     @property
     def NOTIFY_ADMINS(self) -> bool:
+        """Mail ``ADMINS`` when the policy switches a webhook off or deletes it (default False)."""
         return bool(self._get("NOTIFY_ADMINS"))
 
     @property
     def API_THROTTLE_RATE(self) -> str | None:
+        """Requests per API key, in DRF's rate syntax (default "600/min"); None turns throttling
+        off.
+        """
         return self._text("API_THROTTLE_RATE")
 
     @property
     def MAX_WEBHOOKS_PER_KEY(self) -> int:
+        """Webhooks one API key may have (default 50)."""
         return int(self._get("MAX_WEBHOOKS_PER_KEY"))
 
     @property
     def MAX_FILTER_BYTES(self) -> int:
+        """The largest filter or key scope, as JSON (default 8192)."""
         return int(self._get("MAX_FILTER_BYTES"))
 
     @property
     def TRUSTED_PROXIES(self) -> int:
+        """How many proxies of the store's own add to ``X-Forwarded-For`` (default 0: the client is
+        ``REMOTE_ADDR``).
+        """
         return int(self._get("TRUSTED_PROXIES"))
 
     @property
     def RETENTION_DAYS(self) -> int:
+        """How long ``webhooks_prune`` keeps finished attempts, in days (default 30)."""
         return int(self._get("RETENTION_DAYS"))
 
     @property
     def SIGNING_SECRET_GRACE_HOURS(self) -> float:
+        """How long a rotated-out signing secret keeps signing beside the new one (default 24)."""
         return float(self._get("SIGNING_SECRET_GRACE_HOURS"))
 
     @property
     def HEADERS_KEYS(self) -> list[str | bytes] | None:
+        """Fernet keys, newest first, that encrypt webhooks' custom header values (default None:
+        derived from ``SECRET_KEY``); rotate with ``webhooks_reseal_headers``.
+        """
         keys = self._get("HEADERS_KEYS")
         return list(keys) if isinstance(keys, list | tuple) and keys else None
 

@@ -7,8 +7,8 @@ whose answer decided it) and ``reason``.
 
 from django.dispatch import Signal
 
-#: A receiver answered with one of DEACTIVATE_STATUS_CODES; ``webhook.is_active`` is now False.
 webhook_deactivated = Signal()
+"""A receiver answered with one of DEACTIVATE_STATUS_CODES; ``webhook.is_active`` is now False."""
 
-#: A receiver's answer held UNSUBSCRIBE_PHRASE; the webhook row is gone (``webhook.pk`` kept).
 webhook_deleted = Signal()
+"""A receiver's answer held UNSUBSCRIBE_PHRASE; the webhook row is gone (``webhook.pk`` kept)."""

@@ -49,7 +49,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be sent; send nothing."
         )
-        parser.add_argument("--batch-size", type=int, default=redelivery.RECOVER_BATCH_SIZE)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=redelivery.RECOVER_BATCH_SIZE,
+            help="Deliveries scheduled per transaction and wake-up "
+            f"(default {redelivery.RECOVER_BATCH_SIZE}).",
+        )
 
     def handle(
         self,
