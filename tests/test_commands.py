@@ -188,6 +188,7 @@ def test_recover_keeps_the_attempts_own_payload(webhook):
     ("args", "message"),
     [
         (["--since", "yesterday"], "neither an ISO 8601"),
+        (["--since", "2026-02-30T09:00"], "neither an ISO 8601"),  # well-formed, no such day
         (["--since", "2h", "--event-type", "order.exploded"], "Unknown event type"),
         (["--since", "2h", "--webhook", "999"], "No webhook with id 999"),
         (["--since", "2999-01-01T00:00"], "must be in the past"),
