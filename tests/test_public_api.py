@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pydoc
+from io import StringIO
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from django_webhooks import events, register_event
 from django_webhooks.conf import DEFAULTS, webhook_settings
+from django_webhooks.models import Webhook
+from django_webhooks.process_local import per_process
 from django_webhooks.worker import tasks
+from tests.factories import make_key
 
 
 @pytest.mark.parametrize(
@@ -78,3 +85,47 @@ def test_the_task_paths_queued_by_0_1_still_resolve():
     # A broker may hold messages naming django_webhooks.queue.* across an upgrade.
     assert pydoc.locate("django_webhooks.queue.deliver") is tasks.deliver
     assert pydoc.locate("django_webhooks.queue.sweep") is tasks.sweep
+
+
+@pytest.mark.django_db
+def test_reseal_names_the_webhooks_no_key_decrypts_and_reseals_the_others(settings):
+    api_key, _client = make_key()
+    lost, kept = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+
+    def webhook_sealed_with(key: str, value: str) -> Webhook:
+        settings.WEBHOOKS = {**settings.WEBHOOKS, "HEADERS_KEYS": [key]}
+        webhook = Webhook.objects.create(
+            api_key=api_key, url="https://erp.example.com/", events=["order.created"]
+        )
+        webhook.set_custom_headers({"X-Token": value})
+        webhook.save()
+        return webhook
+
+    orphan = webhook_sealed_with(lost, "a")
+    fine = webhook_sealed_with(kept, "b")
+    out = StringIO()
+
+    with pytest.raises(CommandError, match=rf"webhook\(s\) \[{orphan.pk}\]"):
+        call_command("webhooks_reseal_headers", stdout=out)
+
+    assert "Re-encrypted the custom headers of 1 webhook(s)." in out.getvalue()
+    resealed = Webhook.objects.get(pk=fine.pk)
+    assert resealed.headers_sealed != fine.headers_sealed
+    assert resealed.custom_headers() == {"X-Token": "b"}
+    assert Webhook.objects.get(pk=orphan.pk).headers_sealed == orphan.headers_sealed
+
+
+def test_a_per_process_instance_is_made_once_per_key_and_again_after_clear():
+    made = []
+
+    @per_process
+    def pool(name):
+        made.append(name)
+        return object()
+
+    first = pool("a")
+    assert pool("a") is first
+    assert pool("b") is not first
+    pool.clear()
+    assert pool("a") is not first
+    assert made == ["a", "b", "a"]
