@@ -197,14 +197,17 @@ class WebhookSettings:
 
     @property
     def PORTAL(self) -> bool:
+        """The consumer portal, its admin link and ``POST /api/portal-link/`` (default True)."""
         return bool(self._get("PORTAL"))
 
     @property
     def PORTAL_LINK_MAX_HOURS(self) -> int:
+        """The longest a portal link (and the session it opens) may be valid (default 24)."""
         return int(self._get("PORTAL_LINK_MAX_HOURS"))
 
     @property
     def PORTAL_BASE_URL(self) -> str | None:
+        """The store's address in front of portal links (default None: the request's host)."""
         value = self._get("PORTAL_BASE_URL")
         return str(value).rstrip("/") if value else None
 

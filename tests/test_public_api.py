@@ -75,6 +75,17 @@ def test_each_setting_is_read_at_use_and_converted(settings, key, value, read):
     assert key in DEFAULTS
 
 
+def test_every_setting_has_a_docstring_for_the_api_reference():
+    properties = {
+        name: value
+        for name, value in vars(type(webhook_settings)).items()
+        if isinstance(value, property)
+    }
+
+    assert set(DEFAULTS) <= set(properties)
+    assert [name for name, value in properties.items() if not (value.__doc__ or "").strip()] == []
+
+
 def test_max_attempts_follows_retry_delays(settings):
     settings.WEBHOOKS = {"RETRY_DELAYS": [5, 10]}
 
