@@ -60,13 +60,14 @@ typecheck: $(INSTALLED)
 
 # The documentation site (mkdocs.yml), strict: a broken link or anchor, or a page of docs/ not
 # in the navigation, fails. Built into a temporary directory; make docs-serve to read it.
-# (Not --quiet: it hides the warnings that --strict counts. NO_MKDOCS_2_WARNING: mkdocs.yml.)
+# (Not --quiet: it hides the warnings that --strict counts. NO_MKDOCS_2_WARNING: mkdocs.yml.
+# PYTHONDONTWRITEBYTECODE: importing .ci/mkdocs_hooks.py leaves no .ci/__pycache__.)
 docs: $(INSTALLED)
 	site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir "$$site"
+	NO_MKDOCS_2_WARNING=1 PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/mkdocs build --strict --site-dir "$$site"
 
 docs-serve: $(INSTALLED)
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/mkdocs serve
 
 # The sdist and the wheel built outside the checkout, twine check, their contents, and the wheel
 # delivering one webhook in a throw-away project of its own (.ci/release_check.py).
