@@ -213,11 +213,13 @@ class WebhookSettings:
 
     @property
     def METRICS_TOKEN(self) -> str | None:
+        """The bearer token of ``GET /metrics`` (default None: the URL answers 404)."""
         value = self._get("METRICS_TOKEN")
         return value if isinstance(value, str) and value else None
 
     @property
     def TRACEPARENT_HEADER(self) -> bool:
+        """Send each attempt's W3C ``traceparent`` when the event was traced (default True)."""
         return bool(self._get("TRACEPARENT_HEADER"))
 
 
