@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -43,7 +42,7 @@ def _claim() -> None:
     from django_webhooks.worker import claims
 
     with transaction.atomic():
-        attempts, _more = claims.claim(DUE, Counter())
+        attempts, _more = claims.claim(DUE)
         assert len(attempts) == DUE, len(attempts)
         transaction.set_rollback(True)  # the same 16 are due next time
 

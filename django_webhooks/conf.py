@@ -25,8 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_PRIVATE_DESTINATIONS": False,
     "SOURCES": None,
     # Ours.
-    "CONCURRENCY": 16,
-    "CONCURRENCY_PER_WEBHOOK": 4,
+    "CONCURRENCY": 128,
+    "CONCURRENCY_PER_WEBHOOK": 64,
     "QUEUE_CLUSTER": None,
     "NOTIFY_ADMINS": False,
     "API_THROTTLE_RATE": "600/min",
@@ -133,12 +133,15 @@ class WebhookSettings:
 
     @property
     def CONCURRENCY(self) -> int:
-        """Requests one worker process keeps in flight (default 16)."""
+        """Requests one delivery run (one worker process) keeps in flight (default 128)."""
         return int(self._get("CONCURRENCY"))
 
     @property
     def CONCURRENCY_PER_WEBHOOK(self) -> int:
-        """Of which at most this many to one webhook (default 4)."""
+        """The ceiling of a webhook's learned concurrency limit, over all workers (default 64).
+
+        Each webhook's limit starts at 4 and moves with its receiver's answers
+        (:mod:`django_webhooks.pacing`); this is as high as it goes."""
         return int(self._get("CONCURRENCY_PER_WEBHOOK"))
 
     @property

@@ -2,6 +2,8 @@
 
 Only attempts that reached a verdict count (succeeded or failed); cancelled and pending ones
 say nothing about the receiver. Every figure is one aggregate query, whatever the traffic.
+Beside them, the engine's pace for each webhook now: its learned limit, what is in flight,
+and a pause a receiver asked for.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from django.db.models import Avg, Count, Max, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from .models import DeliveryAttempt, Webhook
+from .conf import webhook_settings
+from .models import DeliveryAttempt, Pacing, Webhook
+from .pacing import INITIAL_LIMIT
 
 Status = DeliveryAttempt.Status
 
@@ -37,11 +41,54 @@ class Hour:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """How fast the engine sends to a webhook now (:mod:`django_webhooks.pacing`)."""
+
+    limit: float
+    ceiling: int
+    in_flight: int
+    paused_until: datetime | None
+
+    @property
+    def shown_limit(self) -> int:
+        return max(1, min(int(self.limit), self.ceiling))
+
+
+def paces(webhook_ids: Sequence[int], *, using: str = DEFAULT_DB_ALIAS) -> dict[int, Pace]:
+    """Each webhook's learned limit, its requests in flight (every worker) and its pause."""
+    now = timezone.now()
+    learned = {
+        row.webhook_id: row
+        for row in Pacing.objects.using(using).filter(webhook_id__in=webhook_ids)
+    }
+    in_flight = dict(
+        DeliveryAttempt.objects.using(using)
+        .filter(webhook_id__in=webhook_ids, status=Status.SENDING)
+        .values("webhook_id")
+        .annotate(count=Count("pk"))
+        .values_list("webhook_id", "count")
+        .order_by()
+    )
+    ceiling = max(webhook_settings.CONCURRENCY_PER_WEBHOOK, 1)
+    shown = {}
+    for webhook_id in webhook_ids:
+        row = learned.get(webhook_id)
+        shown[webhook_id] = Pace(
+            limit=INITIAL_LIMIT if row is None else row.limit,
+            ceiling=ceiling,
+            in_flight=in_flight.get(webhook_id, 0),
+            paused_until=row.paused_until if row is not None and row.is_paused(now) else None,
+        )
+    return shown
+
+
+@dataclass(frozen=True)
 class Health:
     """A webhook's deliveries over the last ``len(hours)`` hours, oldest hour first."""
 
     hours: list[Hour]
     last_failure: DeliveryAttempt | None
+    pace: Pace | None = None
 
     @property
     def succeeded(self) -> int:
@@ -102,7 +149,10 @@ def webhook_health(webhook: Webhook, *, hours: int = 24, now: datetime | None = 
         .order_by("-created_at", "-id")
         .first()
     )
-    return Health(hours=buckets, last_failure=last_failure)
+    using = webhook._state.db or DEFAULT_DB_ALIAS
+    return Health(
+        hours=buckets, last_failure=last_failure, pace=paces([webhook.pk], using=using)[webhook.pk]
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +164,7 @@ class WebhookStats:
     scheduled: int = 0
     average_ms: float | None = None
     slowest_ms: int | None = None
+    pace: Pace | None = None
 
     @property
     def total(self) -> int:
@@ -156,6 +207,7 @@ def webhook_stats(webhooks: QuerySet[Webhook], since: datetime) -> list[WebhookS
         .values_list("webhook_id", "count")
         .order_by()
     )
+    pace = paces(ids)
     stats = []
     for webhook in listed:
         row = finished.get(webhook.pk, {})
@@ -168,6 +220,7 @@ def webhook_stats(webhooks: QuerySet[Webhook], since: datetime) -> list[WebhookS
                 scheduled=waiting.get(webhook.pk, 0),
                 average_ms=row.get("average_ms"),
                 slowest_ms=row.get("slowest_ms"),
+                pace=pace[webhook.pk],
             )
         )
     return stats

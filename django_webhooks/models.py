@@ -1,5 +1,6 @@
 """The four tables: API keys (api_keys.py), webhooks, events (the outbox) and delivery
-attempts; beside them the metrics' tally (observability/tally.py).
+attempts; beside them the metrics' tally (observability/tally.py) and each webhook's
+learned pace (pacing.py).
 
 State changes that the admin, the API and the commands all make live here, once:
 :meth:`Webhook.activate`, :meth:`Webhook.deactivate`, :meth:`ApiKey.revoke`,
@@ -17,11 +18,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import events, sealing, sources
+from . import events, pacing, sealing, sources
 from .api_keys import DEFAULT_API_KEY_NAME, ApiKey, ApiKeyQuerySet
 from .fields import SecretTextField
 from .ids import event_id_floor, new_event_id
 from .observability.tally import AttemptTally
+from .pacing import Pacing
 from .payloads import JSON, XML
 from .validators import (
     URL_MAX_LENGTH,
@@ -40,6 +42,7 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "Overview",
+    "Pacing",
     "Webhook",
     "event_id_floor",
     "new_event_id",
@@ -63,6 +66,7 @@ class WebhookQuerySet(models.QuerySet["Webhook", "Webhook"]):
         self.model.objects.using(self.db).filter(
             pk__in=[webhook.pk for webhook in webhooks]
         ).update(is_active=True, deactivated_reason="", updated_at=timezone.now())
+        pacing.reset([webhook.pk for webhook in webhooks], self.db)
         for webhook in webhooks:
             webhook.is_active, webhook.deactivated_reason = True, ""
         return webhooks
@@ -260,6 +264,10 @@ class DeliveryAttempt(models.Model):
                 fields=["scheduled_for"],
                 condition=Q(status="scheduled"),
                 name="attempt_due_idx",
+            ),
+            # A webhook's requests in flight, on every worker (its pacing's room).
+            models.Index(
+                fields=["webhook"], condition=Q(status="sending"), name="attempt_in_flight_idx"
             ),
             # Leases that ran out (a worker died mid-flight).
             models.Index(

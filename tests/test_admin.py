@@ -16,7 +16,7 @@ from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains, assertInHTML, assertNotContains
 
 from django_webhooks import events
-from django_webhooks.models import ApiKey, DeliveryAttempt, Webhook
+from django_webhooks.models import ApiKey, DeliveryAttempt, Pacing, Webhook
 from tests.factories import make_attempt, make_event
 
 pytestmark = [
@@ -264,6 +264,30 @@ def test_health_summary_counts_the_last_24_hours(admin_client, webhook):
     assert svg.count('class="dw-chart-failed"') == 1
     assert "1 succeeded, 1 failed" in text(svg)  # the hour with the failure, as a tooltip
     assert "<script" not in summary
+
+
+def test_the_webhook_page_shows_its_learned_pace_in_flight_and_pause(admin_client, webhook):
+    make_attempt(webhook, Status.SENDING)
+    make_attempt(webhook, Status.SENDING)
+    until = timezone.now() + timedelta(minutes=5)
+    Pacing.objects.create(webhook=webhook, limit=9.7, paused_until=until)
+
+    pace = re.search(
+        r'<p class="dw-health-pace".*?</p>',
+        admin_client.get(change_url(webhook)).content.decode(),
+        re.S,
+    ).group(0)
+
+    assert "Sending up to 9 at a time (at most 64); 2 in flight now." in text(pace)
+    assert "Paused" in text(pace)
+    assert "as the receiver asked (Retry-After)" in text(pace)
+    Pacing.objects.filter(webhook=webhook).update(
+        paused_until=timezone.now() - timedelta(seconds=1)
+    )
+    again = admin_client.get(change_url(webhook)).content.decode()
+    assert "Paused" not in text(
+        re.search(r'<p class="dw-health-pace".*?</p>', again, re.S).group(0)
+    )
 
 
 def test_health_summary_without_deliveries(admin_client, webhook):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from django_webhooks import signing
-from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Webhook
+from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Pacing, Webhook
 from tests.factories import make_attempt, make_event
 
 pytestmark = [
@@ -311,6 +311,9 @@ def test_stats_per_webhook(webhook):
     make_attempt(webhook, Status.FAILED, duration_ms=200, created_at=now - timedelta(hours=2))
     make_attempt(webhook, Status.FAILED, created_at=now - timedelta(days=2))  # outside the window
     make_attempt(webhook, Status.SCHEDULED)
+    make_attempt(webhook, Status.SENDING)
+    paused_until = now + timedelta(minutes=2)
+    Pacing.objects.create(webhook=webhook, limit=12.6, paused_until=paused_until)
     quiet = Webhook.objects.create(
         api_key=ApiKey.objects.default(), url="https://quiet.example/", events=["order.created"]
     )
@@ -330,6 +333,11 @@ def test_stats_per_webhook(webhook):
         "MAX",
         "MS",
         "WAITING",
+        "LIMIT",
+        "IN",
+        "FLIGHT",
+        "PAUSED",
+        "UNTIL",
         "URL",
     ]
     assert lines[2].split() == [
@@ -341,9 +349,14 @@ def test_stats_per_webhook(webhook):
         "200",
         "300",
         "1",
+        "12",
+        "1",
+        paused_until.isoformat(timespec="seconds"),
         webhook.url,
     ]
-    assert lines[3].split() == [str(quiet.pk), "yes", "0", "0", "—", "—", "—", "0", quiet.url]
+    assert lines[3].split() == [
+        str(quiet.pk), "yes", "0", "0", "—", "—", "—", "0", "4", "0", "—", quiet.url
+    ]  # fmt: skip
     assert lines[4].startswith("Due now: 1 (oldest waiting")
 
 
@@ -361,4 +374,5 @@ def test_stats_as_json_for_one_webhook(webhook):
     assert row["id"] == webhook.pk
     assert (row["succeeded"], row["failed"], row["success_rate"]) == (1, 0, 1.0)
     assert row["api_key"] == "Default"
+    assert (row["limit"], row["in_flight"], row["paused_until"]) == (4, 0, None)
     assert report["backlog"] == {"due": 0, "oldest_due_seconds": None, "undispatched": 0}

@@ -180,22 +180,26 @@ def test_body_rendered_once_per_event_and_format(api_key, woken, http_mock, monk
     assert len({call.request.body for call in http_mock.calls}) == 1
 
 
-def test_claims_respect_concurrency_and_the_per_webhook_cap(api_key, woken, settings):
+def test_claims_respect_each_webhooks_limit_counted_over_every_worker(api_key, woken, settings):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "CONCURRENCY_PER_WEBHOOK": 2}
     busy = Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"])
     other = Webhook.objects.create(api_key=api_key, url=URL + "/2", events=["order.created"])
     for _ in range(5):
         Order.objects.create()
     dispatch.dispatch_pending()
-    claimed, more = claims.claim(10, Counter())
+    claimed, more = claims.claim(10)
     assert Counter(a.webhook_id for a in claimed) == {busy.pk: 2, other.pk: 2}
-    assert more
+    assert not more  # the rest waits for room, which another worker would not have either
     assert all(a.status == Status.SENDING for a in claimed)
     assert DeliveryAttempt.objects.filter(status=Status.SENDING).count() == 4
-    again, _ = claims.claim(10, Counter({busy.pk: 2, other.pk: 1}))
-    assert Counter(a.webhook_id for a in again) == {other.pk: 1}
-    limited, _ = claims.claim(1, Counter())
+    assert claims.claim(10) == ([], False)  # a second worker: the same limits, all taken
+    DeliveryAttempt.objects.filter(pk=claimed[0].pk).update(status=Status.SUCCEEDED)
+    again, _ = claims.claim(10)
+    assert Counter(a.webhook_id for a in again) == {claimed[0].webhook_id: 1}
+    DeliveryAttempt.objects.filter(status=Status.SENDING).update(status=Status.SUCCEEDED)
+    limited, more = claims.claim(1)
     assert len(limited) == 1
+    assert more  # a worker with a free thread could take the next one
 
 
 def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_retried(
@@ -203,13 +207,13 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
 ):
     Order.objects.create()
     dispatch.dispatch_pending()
-    (attempt,), _ = claims.claim(5, Counter())
+    (attempt,), _ = claims.claim(5)
     clock.advance(timing.lease_duration().total_seconds() + 1)
     assert claims.release_lost_claims() == 1
     attempt.refresh_from_db()
     assert attempt.status == Status.SCHEDULED
     for _ in range(2):
-        claims.claim(5, Counter())
+        claims.claim(5)
         clock.advance(timing.lease_duration().total_seconds() + 1)
         claims.release_lost_claims()
     attempt.refresh_from_db()
@@ -231,7 +235,7 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
 def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):
     Order.objects.create()
     dispatch.dispatch_pending()
-    claims.claim(5, Counter())
+    claims.claim(5)
     dead = subprocess.Popen(["true"])
     dead.wait()
     DeliveryAttempt.objects.update(claimed_by=f"{socket.gethostname()}:{dead.pid}")
@@ -246,7 +250,7 @@ def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
 
     Order.objects.create()
     dispatch.dispatch_pending()
-    claims.claim(5, Counter())
+    claims.claim(5)
     DeliveryAttempt.objects.update(claims=timing.MAX_CLAIMS)
     clock.advance(timing.lease_duration().total_seconds() + 1)
     with CaptureQueriesContext(connection) as captured:
@@ -264,7 +268,7 @@ def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
 def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
     Order.objects.create()
     dispatch.dispatch_pending()
-    (attempt,), _ = claims.claim(5, Counter())
+    (attempt,), _ = claims.claim(5)
     assert attempt.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
     assert claims.release_lost_claims() == 0
     DeliveryAttempt.objects.update(claimed_by="another-host:1")
@@ -274,7 +278,7 @@ def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
 def test_a_lease_is_not_released_before_it_expires(webhook, clock):
     Order.objects.create()
     dispatch.dispatch_pending()
-    claims.claim(5, Counter())
+    claims.claim(5)
     clock.advance(timing.lease_duration().total_seconds() - 1)
     assert claims.release_lost_claims() == 0
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +19,7 @@ def signed_delivery(api_key: ApiKey):
     )
     Order.objects.create()
     dispatch.dispatch_pending()
-    (attempt,), _more = claims.claim(1, Counter())
+    (attempt,), _more = claims.claim(1)
     assert attempt.webhook == webhook
     return sending.prepare(attempt, timezone.now(), {})
 
@@ -98,7 +96,7 @@ def test_an_xml_delivery_is_verified(client):
     )
     Order.objects.create()
     dispatch.dispatch_pending()
-    (attempt,), _more = claims.claim(1, Counter())
+    (attempt,), _more = claims.claim(1)
     prepared = sending.prepare(attempt, timezone.now(), {})
     assert prepared.body.startswith(b"<?xml")
     assert post(client, prepared).status_code == 200

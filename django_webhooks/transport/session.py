@@ -19,6 +19,7 @@ import requests
 from urllib3.util.retry import Retry
 
 from .. import __version__
+from ..conf import webhook_settings
 from ..process_local import per_process
 from .connections import GuardedAdapter
 from .deadline import Deadline
@@ -37,6 +38,8 @@ class Result:
     error: str = ""
     duration_ms: int = 0
     location: str = ""
+    #: The answer's Retry-After header, as received (pacing reads it on 429 and 503).
+    retry_after: str = ""
     #: The answer came from a non-public address (allowed by ALLOW_PRIVATE_DESTINATIONS).
     from_private_address: bool = False
 
@@ -77,6 +80,7 @@ class Transport:
                 result.from_private_address = bool(getattr(connection, "_peer_refusal", None))
                 result.status = response.status_code
                 result.location = response.headers.get("Location", "")
+                result.retry_after = response.headers.get("Retry-After", "")[:64]
                 # The whole answer must arrive within the deadline; only its first
                 # MAX_ANSWER_BYTES are kept.
                 ended = _read_answer(response.raw, answer)
@@ -162,7 +166,9 @@ def _read_answer(raw: Any, answer: bytearray) -> bool:
 
 @per_process
 def _transport() -> Transport:
-    return Transport()
+    # A pooled connection per thread that may be talking to one host: a slow receiver with
+    # dozens of requests in flight keeps its connections instead of reconnecting each time.
+    return Transport(connections_per_host=max(webhook_settings.CONCURRENCY, 16))
 
 
 def get_transport() -> Transport:

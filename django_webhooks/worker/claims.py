@@ -1,7 +1,9 @@
 """Who sends what: due attempts are claimed with a lease, and lost leases are recovered.
 
 A claim takes due attempts with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them sending
-with a lease of ``TIMEOUT`` + a margin, so two workers never send the same attempt. A worker
+with a lease of ``TIMEOUT`` + a margin, so two workers never send the same attempt; it takes
+no more for a webhook than its learned limit has room for (:mod:`django_webhooks.pacing`),
+and no more for one API key than its share of the run. A worker
 that dies mid-flight leaves leases that run out (or, on its own host, a process that is
 gone): :func:`release_lost_claims` puts those attempts back, or gives one up after
 ``MAX_CLAIMS`` losses and schedules the next of the schedule.
@@ -10,18 +12,22 @@ gone): :func:`release_lost_claims` puts those attempts back, or gives one up aft
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cachetools import LRUCache
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..conf import webhook_settings
 from ..models import DeliveryAttempt, Event
+from ..pacing import Pacing
 from ..timing import MAX_CLAIMS, lease_duration
 from .outcomes import RETRY_FIELDS, insert_retries, next_attempt
 
@@ -32,43 +38,97 @@ logger = logging.getLogger("django_webhooks")
 #: left out by the query itself.
 CLAIM_WINDOW = 200
 EVENT_CACHE_SIZE = 2048
+#: At most this share of one run's threads goes to one API key's webhooks.
+KEY_SHARE = 0.5
+#: How long a run leaves a webhook at its limit out of its claims (unless one of its own
+#: requests to it ends first).
+FULL_RECHECK_SECONDS = 0.1
 
 Status = DeliveryAttempt.Status
 
 
+@dataclass
+class RunShare:
+    """What one delivery run holds, so that its claims stay fair and skip what cannot go.
+
+    ``held_by_key``: requests in flight per API key in this run; no key may hold more than
+    :data:`KEY_SHARE` of the run's threads, so one key's slow receivers cannot take them all.
+    ``known``: the pacing each webhook had when this run last claimed for it.
+    ``skip``: webhooks not worth looking at again until the monotonic time given (paused,
+    or at their limit when last seen).
+    """
+
+    threads: int
+    held_by_key: Counter[int] = field(default_factory=Counter)
+    known: dict[int, Pacing] = field(default_factory=dict)
+    skip: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def key_cap(self) -> int:
+        return max(1, math.ceil(self.threads * KEY_SHARE))
+
+    def skipped(self) -> list[int]:
+        clock = time.monotonic()
+        for webhook_id in [w for w, until in self.skip.items() if until <= clock]:
+            del self.skip[webhook_id]
+        return list(self.skip)
+
+    def started(self, attempt: DeliveryAttempt) -> None:
+        if attempt.webhook is not None:
+            self.held_by_key[attempt.webhook.api_key_id] += 1
+
+    def finished(self, attempt: DeliveryAttempt) -> None:
+        """A request of this run ended: its webhook may have room again."""
+        if attempt.webhook is not None:
+            self.held_by_key[attempt.webhook.api_key_id] -= 1
+            self.skip.pop(attempt.webhook.pk, None)
+
+
 def claim(
-    limit: int,
-    in_flight_per_webhook: Counter[int | None],
+    free: int,
+    share: RunShare | None = None,
     *,
     using: str = DEFAULT_DB_ALIAS,
     now: datetime | None = None,
 ) -> tuple[list[DeliveryAttempt], bool]:
-    """Atomically take up to ``limit`` due attempts; also says whether more are due."""
+    """Atomically take up to ``free`` due attempts that their webhooks have room for.
+
+    Each webhook's room is its learned limit (:mod:`django_webhooks.pacing`) less its
+    requests in flight on every worker; its pacing row stays locked until the claim commits,
+    so two workers never both fill the same room. Also says whether more is due than this
+    run took (another worker could help).
+    """
     now = now or timezone.now()
-    cap = webhook_settings.CONCURRENCY_PER_WEBHOOK
-    saturated = [
-        webhook_id
-        for webhook_id, count in in_flight_per_webhook.items()
-        if count >= cap and webhook_id is not None
-    ]
+    share = share or RunShare(threads=free)
     with transaction.atomic(using=using):
         candidates = list(
             DeliveryAttempt.objects.using(using)
             .filter(status=Status.SCHEDULED, scheduled_for__lte=now)
-            .exclude(webhook_id__in=saturated)
+            .exclude(webhook_id__in=share.skipped())
             .order_by("scheduled_for")
             .select_for_update(skip_locked=True)
-            .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * limit, 16))]
+            .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * free, 16))]
         )
+        paced = _paced({w for _, w in candidates if w is not None}, using)
+        room: dict[int, int] = {}
+        for webhook_id, (pacing, in_flight, _) in paced.items():
+            share.known[webhook_id] = pacing
+            room[webhook_id] = 0 if pacing.is_paused(now) else pacing.slots - in_flight
         picked: list[int] = []
-        taken = Counter(in_flight_per_webhook)
+        more = False
+        held_by_key = Counter(share.held_by_key)
         for attempt_id, webhook_id in candidates:
-            if len(picked) >= limit:
-                break
-            if webhook_id is not None and taken[webhook_id] >= cap:
+            key_id = None if webhook_id is None else paced[webhook_id][2]
+            if webhook_id is not None and room[webhook_id] <= 0:
+                continue  # no other worker may send it either
+            if len(picked) >= free or (key_id is not None and held_by_key[key_id] >= share.key_cap):
+                more = True  # this run is full (for that key); another could take it
                 continue
-            taken[webhook_id] += 1
+            if webhook_id is not None and key_id is not None:
+                room[webhook_id] -= 1
+                held_by_key[key_id] += 1
             picked.append(attempt_id)
+        _skip_full(share, paced, room, now)
         if picked:
             DeliveryAttempt.objects.using(using).filter(pk__in=picked).update(
                 status=Status.SENDING,
@@ -77,7 +137,6 @@ def claim(
                 claims=F("claims") + 1,
                 claimed_by=claimant(),
             )
-    more = len(candidates) > len(picked)
     if not picked:
         return [], more
     attempts = list(
@@ -89,6 +148,57 @@ def claim(
     )
     _attach_events(attempts, using)
     return attempts, more
+
+
+def _paced(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:
+    """Per webhook: its pacing (locked), its requests in flight everywhere, its key."""
+    if not webhook_ids:
+        return {}
+    found = _locked_pacing(webhook_ids, using)
+    missing = webhook_ids - found.keys()
+    if missing:
+        # First claim for these webhooks (or after a reset): they start at the initial limit.
+        Pacing.objects.using(using).bulk_create(
+            [Pacing(webhook_id=webhook_id) for webhook_id in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found |= _locked_pacing(missing, using)
+    return found
+
+
+def _locked_pacing(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:
+    in_flight = (
+        DeliveryAttempt.objects.using(using)
+        .filter(webhook_id=OuterRef("webhook_id"), status=Status.SENDING)
+        .order_by()
+        .values("webhook_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    rows = (
+        Pacing.objects.using(using)
+        .filter(webhook_id__in=webhook_ids)
+        .annotate(in_flight=Coalesce(Subquery(in_flight), 0), key_id=F("webhook__api_key_id"))
+        .select_for_update(of=("self",))
+        .order_by("webhook_id")
+    )
+    return {row.webhook_id: (row, row.in_flight, row.key_id) for row in rows}
+
+
+def _skip_full(
+    share: RunShare, paced: dict[int, tuple[Pacing, int, int]], room: dict[int, int], now: datetime
+) -> None:
+    """Webhooks paused or at their limit are left out of this run's next claims a while."""
+    clock = time.monotonic()
+    for webhook_id, left in room.items():
+        pacing = paced[webhook_id][0]
+        if pacing.is_paused(now):
+            assert pacing.paused_until is not None
+            wait = (pacing.paused_until - now).total_seconds()
+            share.skip[webhook_id] = clock + min(wait, FULL_RECHECK_SECONDS * 4)
+        elif left <= 0:
+            # Room comes back when one of its requests ends, here (finished) or elsewhere.
+            share.skip[webhook_id] = clock + FULL_RECHECK_SECONDS
 
 
 #: What sending and recording an attempt read: a claim loads only these.

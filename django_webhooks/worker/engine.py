@@ -1,10 +1,14 @@
 """One delivery run: claim due attempts, send them side by side, record the outcomes.
 
 One run (one django-q2 task) keeps up to ``CONCURRENCY`` requests in flight on a thread
-pool, at most ``CONCURRENCY_PER_WEBHOOK`` of them to any one webhook, so a receiver that never
-answers holds a few threads, not the worker. Attempts are claimed only when a thread is free
-to send them at once, which is what lets a short lease (``TIMEOUT`` + a margin) detect a
-worker that died mid-flight. Outcomes are written in batches, one transaction per batch.
+pool; to each webhook no more than its learned limit allows, counted over every worker
+(:mod:`django_webhooks.pacing`: it grows while the receiver answers well and fast and shrinks
+at once when it does not, up to ``CONCURRENCY_PER_WEBHOOK``), and to one API key's webhooks
+no more than half the run's threads, so a receiver that never answers holds a thread or
+two, not the worker, and one key's slow receivers cannot delay another key's deliveries.
+Attempts are claimed only when a thread is free to send them at once, which is what lets a
+short lease (``TIMEOUT`` + a margin) detect a worker that died mid-flight. Outcomes are
+written in batches, one transaction per batch.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..exceptions import HeadersUnreadable
 from ..models import DeliveryAttempt
 from ..policy import Verdict
 from ..timing import RUN_BUDGET_SECONDS
-from .claims import claim
+from .claims import RunShare, claim
 from .dispatch import dispatch_pending
 from .outcomes import record_outcomes
 from .sending import Prepared, Sent, is_deliverable, pool, prepare, send
@@ -66,7 +70,7 @@ def run(
     concurrency = max(webhook_settings.CONCURRENCY, 1)
     threads = pool(concurrency)
     in_flight: dict[Future[Sent], Prepared] = {}
-    per_webhook: Counter[int | None] = Counter()
+    share = RunShare(threads=concurrency)
     bodies: dict[tuple[str, str] | int, bytes] = {}
     stop_claiming_at = time.monotonic() + budget
     more_due, asked_for_help = False, False
@@ -80,7 +84,7 @@ def run(
             if time.monotonic() >= dispatch_at:
                 dispatched = dispatch_pending(using)
                 dispatch_at = time.monotonic() + (0 if dispatched else POLL_SECONDS)
-            attempts, more_due = claim(free, per_webhook, using=using)
+            attempts, more_due = claim(free, share, using=using)
             claimed_any = bool(attempts)
             stats.claimed += len(attempts)
             now = timezone.now()
@@ -111,7 +115,7 @@ def run(
                     unrenderable.append(attempt)
                     continue
                 in_flight[threads.submit(send, prepared)] = prepared
-                per_webhook[attempt.webhook_id] += 1
+                share.started(attempt)
             if unrenderable:
                 cancel(
                     unrenderable, "The payload could not be rendered (see the log).", using=using
@@ -138,11 +142,11 @@ def run(
         finished = []
         for future in done:
             prepared = in_flight.pop(future)
-            per_webhook[prepared.attempt.webhook_id] -= 1
+            share.finished(prepared.attempt)
             finished.append(future.result())
         if finished:
             stats.sent += len(finished)
-            verdicts = record_outcomes(finished, using=using)
+            verdicts = record_outcomes(finished, using=using, known=share.known)
             stats.verdicts.update(verdicts)
             stats.succeeded += verdicts[Verdict.SUCCEEDED]
             stats.failed += len(finished) - verdicts[Verdict.SUCCEEDED]

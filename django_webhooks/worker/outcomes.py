@@ -19,9 +19,11 @@ from .. import policy, signals
 from ..custom_headers import REDACTED
 from ..models import DeliveryAttempt, Webhook
 from ..observability import hooks
+from ..pacing import Pacing
 from ..policy import Verdict
 from ..rows import update_rows
 from ..transport import Result
+from .pace import learn_pace
 from .sending import Sent
 
 logger = logging.getLogger("django_webhooks")
@@ -55,8 +57,12 @@ _OUTCOME_FIELDS = [
 ]
 
 
-def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Counter[Verdict]:
-    """Write outcomes, apply the policy's verdicts, schedule retries: one transaction."""
+def record_outcomes(
+    sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS, known: dict[int, Pacing] | None = None
+) -> Counter[Verdict]:
+    """Write outcomes, apply the policy's verdicts, schedule retries, learn the receivers'
+    pace: one transaction. ``known``: the pacing the run last read (it spares a locked read
+    when the answers change nothing)."""
     verdicts: Counter[Verdict] = Counter()
     if not sent:
         return verdicts
@@ -96,6 +102,8 @@ def record_outcomes(sent: list[Sent], *, using: str = DEFAULT_DB_ALIAS) -> Count
         insert_retries(retries, using, switched_off=switched_off.keys())
         for webhook_id, (verdict, attempt, reason) in switched_off.items():
             _switch_off(webhook_id, verdict, attempt, reason, using)
+        # Last: a claim holds its attempt rows while it waits for pacing rows.
+        learn_pace(sent, judged, using, known if known is not None else {}, switched_off.keys())
         hooks.outcomes_written(judged, using)
     return verdicts
 

@@ -16,7 +16,10 @@ Status = DeliveryAttempt.Status
 
 
 class Command(BaseCommand):
-    help = "Per webhook: attempts succeeded and failed, success rate and durations; the backlog."
+    help = (
+        "Per webhook: attempts succeeded and failed, success rate and durations, the learned "
+        "concurrency limit, requests in flight and any pause; the backlog."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -52,7 +55,10 @@ class Command(BaseCommand):
             self._table(rows, backlog, hours)
 
     def _table(self, rows: list[WebhookStats], backlog: dict[str, Any], hours: int) -> None:
-        header = ("ID", "ACTIVE", "OK", "FAILED", "RATE", "AVG MS", "MAX MS", "WAITING", "URL")
+        header = (
+            "ID", "ACTIVE", "OK", "FAILED", "RATE", "AVG MS", "MAX MS", "WAITING",
+            "LIMIT", "IN FLIGHT", "PAUSED UNTIL", "URL",
+        )  # fmt: skip
         lines = [header]
         for row in rows:
             lines.append(
@@ -65,6 +71,9 @@ class Command(BaseCommand):
                     "—" if row.average_ms is None else f"{row.average_ms:.0f}",
                     "—" if row.slowest_ms is None else str(row.slowest_ms),
                     str(row.scheduled),
+                    "—" if row.pace is None else str(row.pace.shown_limit),
+                    "—" if row.pace is None else str(row.pace.in_flight),
+                    _moment(row.pace.paused_until if row.pace else None),
                     row.webhook.url,
                 )
             )
@@ -79,6 +88,10 @@ class Command(BaseCommand):
             + (f" (oldest waiting {oldest:.0f} s)" if oldest is not None else "")
             + f"; undispatched events: {backlog['undispatched']}."
         )
+
+
+def _moment(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.isoformat(timespec="seconds")
 
 
 def _percent(rate: float | None) -> str:
@@ -113,6 +126,14 @@ def _as_json(rows: list[WebhookStats], backlog: dict[str, Any], hours: int) -> s
                     "average_ms": row.average_ms,
                     "slowest_ms": row.slowest_ms,
                     "scheduled": row.scheduled,
+                    "limit": row.pace.shown_limit if row.pace else None,
+                    "limit_learned": row.pace.limit if row.pace else None,
+                    "in_flight": row.pace.in_flight if row.pace else None,
+                    "paused_until": (
+                        row.pace.paused_until.isoformat()
+                        if row.pace and row.pace.paused_until
+                        else None
+                    ),
                 }
                 for row in rows
             ],

@@ -1,0 +1,208 @@
+"""Each webhook's learned concurrency limit and pause (django_webhooks.pacing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from django_webhooks import pacing
+from django_webhooks.models import DeliveryAttempt, Pacing, Webhook
+from django_webhooks.worker import claims, dispatch, engine
+from example_project.shop.models import Order
+
+T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+URL = "https://receiver.example.com/hook"
+Status = DeliveryAttempt.Status
+
+
+def answer(status=200, *, at=0.0, ms=100, retry_after="", succeeded=None):
+    answered = T0 + timedelta(seconds=at)
+    return pacing.Answer(
+        status=status,
+        succeeded=status == 200 if succeeded is None else succeeded,
+        duration_ms=ms,
+        sent_at=answered - timedelta(milliseconds=ms),
+        answered_at=answered,
+        retry_after=retry_after,
+    )
+
+
+def fresh() -> Pacing:
+    return Pacing(webhook_id=1)
+
+
+def test_slow_start_doubles_the_limit_per_round_of_good_answers():
+    state = fresh()
+    assert state.limit == pacing.INITIAL_LIMIT
+    pacing.learn(state, [answer(at=0.1) for _ in range(4)])
+    assert state.limit == 8
+    pacing.learn(state, [answer(at=0.2) for _ in range(8)])
+    assert state.limit == 16
+
+
+@pytest.mark.parametrize("status", [429, 503, None])
+def test_overload_halves_the_limit_once_per_round(status):
+    state = fresh()
+    state.limit = 16.0
+    # Four of the requests sent with the old limit fail together: one cut, not four.
+    pacing.learn(state, [answer(status, at=1.0, ms=50) for _ in range(4)])
+    assert state.limit == 8
+    assert state.refused_at_limit == 16
+    assert state.decreased_at == T0 + timedelta(seconds=1)
+    # A request sent after the cut that fails again cuts again.
+    pacing.learn(state, [answer(status, at=2.0, ms=50)])
+    assert state.limit == 4
+
+
+def test_the_limit_never_goes_below_one_nor_above_the_ceiling(settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "CONCURRENCY_PER_WEBHOOK": 6}
+    state = fresh()
+    for second in range(10):
+        pacing.learn(state, [answer(None, at=second, ms=10)])
+    assert state.limit == 1
+    assert state.slots == 1
+    state = fresh()
+    pacing.learn(state, [answer(at=0.1) for _ in range(100)])
+    assert state.limit == 6
+    state.limit = 40.0  # learned under a higher ceiling, lowered since
+    assert state.slots == 6
+
+
+def test_after_a_cut_the_limit_grows_by_one_per_round_and_slower_near_the_refusal():
+    state = fresh()
+    state.limit = 4.0
+    pacing.learn(state, [answer(503, at=1.0, ms=5)])
+    assert state.limit == 2
+    pacing.learn(state, [answer(at=1.1) for _ in range(2)])  # one round at 2: about +1
+    assert state.limit == pytest.approx(2.9)
+    # From one below where it was refused: a quarter of the pace (+1/4 per round).
+    state.limit = 3.0
+    pacing.learn(state, [answer(at=1.2) for _ in range(3)])
+    assert state.limit == pytest.approx(3.25, abs=0.01)
+    # Long after the refusal, the edge is forgotten: +1 per round again.
+    pacing.learn(state, [answer(at=60.0) for _ in range(3)])
+    assert state.limit == pytest.approx(4.1, abs=0.05)
+
+
+def test_answers_much_slower_than_the_fastest_seen_take_a_tenth_off():
+    state = fresh()
+    state.limit = 20.0
+    state.threshold = 20.0
+    pacing.learn(state, [answer(at=0.1, ms=100)])
+    assert state.latency_floor_ms == 100
+    pacing.learn(state, [answer(at=0.5, ms=400)])  # queued at the receiver
+    assert state.limit == pytest.approx(20.05 * 0.9)
+    pacing.learn(state, [answer(at=0.6, ms=130)])  # within the slack: grows again
+    assert state.limit > 20.05 * 0.9
+
+
+def test_other_answers_neither_grow_nor_cut_the_limit():
+    state = fresh()
+    pacing.learn(state, [answer(500, at=0.1), answer(404, at=0.2)])
+    assert state.limit == pacing.INITIAL_LIMIT
+
+
+def test_retry_after_on_429_or_503_pauses_the_webhook():
+    state = fresh()
+    pacing.learn(state, [answer(503, at=0.0, retry_after="7")])
+    assert state.paused_until == T0 + timedelta(seconds=7)
+    assert state.is_paused(T0 + timedelta(seconds=6))
+    assert not state.is_paused(T0 + timedelta(seconds=7))
+    pacing.learn(state, [answer(500, at=1.0, retry_after="60")])  # not an overload answer
+    assert state.paused_until == T0 + timedelta(seconds=7)
+    pacing.learn(state, [answer(429, at=1.0, retry_after="2")])  # an earlier end: kept
+    assert state.paused_until == T0 + timedelta(seconds=7)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", T0 + timedelta(seconds=120)),
+        (" 5 ", T0 + timedelta(seconds=5)),
+        ("Wed, 02 Dec 2026 12:00:30 GMT", T0 + timedelta(seconds=30)),
+        ("999999", T0 + pacing.MAX_PAUSE),
+        ("", None),
+        ("0", None),
+        ("-5", None),
+        ("soon", None),
+        ("Wed, 02 Dec 2026 11:00:00 GMT", None),  # already over
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(value, expected):
+    assert pacing.retry_after(value, T0) == expected
+
+
+def _due(api_key, count=1, **fields):
+    webhook = Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"], **fields)
+    for _ in range(count):
+        Order.objects.create()
+    dispatch.dispatch_pending()
+    return webhook
+
+
+@pytest.mark.django_db
+def test_a_paused_webhook_is_not_claimed_and_the_others_are(api_key, woken):
+    paused = _due(api_key, 2)
+    Pacing.objects.create(webhook=paused, paused_until=T0.replace(year=2099))
+    other = Webhook.objects.create(api_key=api_key, url=URL + "/2", events=["order.created"])
+    Order.objects.create()
+    dispatch.dispatch_pending()
+    claimed, _ = claims.claim(10)
+    assert {attempt.webhook_id for attempt in claimed} == {other.pk}
+    assert DeliveryAttempt.objects.filter(webhook=paused, status=Status.SCHEDULED).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_first_claim_starts_the_webhook_at_the_initial_limit(api_key, woken):
+    webhook = _due(api_key, 10)
+    claimed, _ = claims.claim(10)
+    assert len(claimed) == pacing.INITIAL_LIMIT
+    assert Pacing.objects.get(webhook=webhook).limit == pacing.INITIAL_LIMIT
+
+
+@pytest.mark.django_db
+def test_one_key_takes_at_most_half_of_a_runs_threads(api_key, woken):
+    from tests.factories import make_key
+
+    greedy = [_due(api_key, 4) for _ in range(3)]  # 12 due, room for 12
+    other_key, _ = make_key("Warehouse")
+    polite = _due(other_key, 1)
+    share = claims.RunShare(threads=8)
+    claimed, more = claims.claim(8, share)
+    by_webhook = {attempt.webhook_id for attempt in claimed}
+    assert polite.pk in by_webhook
+    assert sum(1 for attempt in claimed if attempt.webhook_id != polite.pk) == 4
+    assert more
+    assert greedy
+
+
+@pytest.mark.django_db
+def test_answers_move_the_limit_and_a_503_with_retry_after_pauses(api_key, woken, http_mock):
+    webhook = _due(api_key, 8)
+    http_mock.post(URL, status=200)
+    assert engine.run().succeeded == 8
+    grown = Pacing.objects.get(webhook=webhook).limit
+    assert grown > pacing.INITIAL_LIMIT
+    http_mock.replace("POST", URL, status=503, headers={"Retry-After": "120"})
+    Order.objects.create()
+    Order.objects.create()
+    dispatch.dispatch_pending()
+    stats = engine.run()
+    state = Pacing.objects.get(webhook=webhook)
+    assert stats.failed >= 1
+    assert state.limit < grown
+    assert state.paused_until is not None
+    # The failed attempt's retry is on the store's schedule; what was queued waits unspent.
+    waiting = DeliveryAttempt.objects.filter(webhook=webhook, status=Status.SCHEDULED)
+    assert waiting.filter(number=1).count() == 2 - stats.failed
+    assert waiting.filter(number=2).count() == stats.failed
+
+
+@pytest.mark.django_db
+def test_switching_a_webhook_back_on_starts_its_pace_afresh(api_key):
+    webhook = Webhook.objects.create(api_key=api_key, url=URL, events=["order.created"])
+    Pacing.objects.create(webhook=webhook, limit=1.0, paused_until=T0.replace(year=2099))
+    webhook.deactivate("HTTP 410")
+    webhook.activate()
+    assert not Pacing.objects.filter(webhook=webhook).exists()
