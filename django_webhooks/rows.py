@@ -62,6 +62,74 @@ def update_rows(
         )
 
 
+def update_returning(
+    model: type[Model],
+    pks: Sequence[Any],
+    changes: dict[str, Any],
+    field_names: Sequence[str],
+    using: str,
+    *,
+    increment: str | None = None,
+) -> list[Any] | None:
+    """UPDATE the rows ``pks`` with ``changes`` (and ``increment`` + 1) and read their
+    ``field_names`` back in the same statement; None where the database cannot.
+
+    PostgreSQL and SQLite 3.35+ have ``UPDATE … RETURNING``; the instances come back with
+    only those fields (and the primary key) loaded, converted as the ORM would.
+    """
+    connection = connections[using]
+    if not _returns_from_update(connection) or not pks:
+        return None if pks else []
+    quote = connection.ops.quote_name
+    meta = model._meta
+    loaded = {meta.pk.name, *field_names}
+    fields = [field for field in meta.concrete_fields if field.name in loaded]  # model order
+    setters = [f"{quote(column(model, name))} = %s" for name in changes]
+    if increment:
+        setters.append(f"{quote(column(model, increment))} = {quote(column(model, increment))} + 1")
+    columns = _columns(model, tuple(changes))
+    params = [
+        field.get_db_prep_save(value, connection) if field else value
+        for (_, field), value in zip(columns, changes.values(), strict=True)
+    ]
+    returned = ", ".join(quote(column(model, field.name)) for field in fields)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(setters)} "
+        f"WHERE {quote(column(model, 'pk'))} IN ({', '.join(['%s'] * len(pks))}) "
+        f"RETURNING {returned}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *pks])
+        rows = cursor.fetchall()
+    converters = []
+    for field in fields:
+        expression = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+            connection
+        )
+        converters.append((expression, found))
+    attnames = [field.attname for field in fields]
+    instances = []
+    for row in rows:
+        values = []
+        for value, (expression, found) in zip(row, converters, strict=True):
+            for convert in found:
+                value = convert(value, expression, connection)
+            values.append(value)
+        instances.append(model.from_db(using, attnames, values))
+    return instances
+
+
+def _returns_from_update(connection: Any) -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return False
+
+
 @lru_cache(maxsize=64)
 def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
     return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]

@@ -21,7 +21,7 @@ from django_webhooks import exceptions, payloads, redelivery, signing, timing
 from django_webhooks.models import ApiKey, DeliveryAttempt, Event, Webhook
 from django_webhooks.recording import outbox
 from django_webhooks.signals import webhook_deactivated, webhook_deleted
-from django_webhooks.worker import claims, dispatch, engine, outcomes
+from django_webhooks.worker import claims, dispatch, engine, leases, outcomes
 from example_project.shop.models import Order
 
 URL = "https://erp.example.com/hooks"
@@ -209,13 +209,13 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
     dispatch.dispatch_pending()
     (attempt,), _ = claims.claim(5)
     clock.advance(timing.lease_duration().total_seconds() + 1)
-    assert claims.release_lost_claims() == 1
+    assert leases.release_lost_claims() == 1
     attempt.refresh_from_db()
     assert attempt.status == Status.SCHEDULED
     for _ in range(2):
         claims.claim(5)
         clock.advance(timing.lease_duration().total_seconds() + 1)
-        claims.release_lost_claims()
+        leases.release_lost_claims()
     attempt.refresh_from_db()
     assert attempt.claims == 3
     assert attempt.status == Status.FAILED
@@ -228,7 +228,7 @@ def test_expired_leases_go_back_to_the_queue_and_are_given_up_after_three_then_r
         attempt.event_id,
     )
     assert retry.scheduled_for == attempt.finished_at + timedelta(seconds=60)
-    assert claims.release_lost_claims() == 0
+    assert leases.release_lost_claims() == 0
     assert DeliveryAttempt.objects.count() == 2
 
 
@@ -239,7 +239,7 @@ def test_a_dead_local_worker_releases_its_claims_at_once(webhook, clock):
     dead = subprocess.Popen(["true"])
     dead.wait()
     DeliveryAttempt.objects.update(claimed_by=f"{socket.gethostname()}:{dead.pid}")
-    assert claims.release_lost_claims() == 1
+    assert leases.release_lost_claims() == 1
     assert DeliveryAttempt.objects.get().status == Status.SCHEDULED
 
 
@@ -254,7 +254,7 @@ def test_the_sweep_never_sorts_the_attempt_table(webhook, clock):
     DeliveryAttempt.objects.update(claims=timing.MAX_CLAIMS)
     clock.advance(timing.lease_duration().total_seconds() + 1)
     with CaptureQueriesContext(connection) as captured:
-        assert claims.release_lost_claims() == 1
+        assert leases.release_lost_claims() == 1
     table = DeliveryAttempt._meta.db_table
     selects = [
         q["sql"]
@@ -270,9 +270,9 @@ def test_a_live_or_remote_worker_keeps_its_claims(webhook, clock):
     dispatch.dispatch_pending()
     (attempt,), _ = claims.claim(5)
     assert attempt.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
-    assert claims.release_lost_claims() == 0
+    assert leases.release_lost_claims() == 0
     DeliveryAttempt.objects.update(claimed_by="another-host:1")
-    assert claims.release_lost_claims() == 0
+    assert leases.release_lost_claims() == 0
 
 
 def test_a_lease_is_not_released_before_it_expires(webhook, clock):
@@ -280,7 +280,7 @@ def test_a_lease_is_not_released_before_it_expires(webhook, clock):
     dispatch.dispatch_pending()
     claims.claim(5)
     clock.advance(timing.lease_duration().total_seconds() - 1)
-    assert claims.release_lost_claims() == 0
+    assert leases.release_lost_claims() == 0
 
 
 def test_redeliver_keeps_the_webhook_id_and_numbers_on(webhook, http_mock):

@@ -8,7 +8,7 @@ import pytest
 
 from django_webhooks import pacing
 from django_webhooks.models import DeliveryAttempt, Pacing, Webhook
-from django_webhooks.worker import claims, dispatch, engine
+from django_webhooks.worker import claims, dispatch, engine, leases
 from example_project.shop.models import Order
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -206,3 +206,49 @@ def test_switching_a_webhook_back_on_starts_its_pace_afresh(api_key):
     webhook.deactivate("HTTP 410")
     webhook.activate()
     assert not Pacing.objects.filter(webhook=webhook).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-read"])
+def test_a_claim_is_three_statements_and_loads_what_sending_needs(
+    api_key, woken, monkeypatch, returning
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_webhooks import rows
+
+    if not returning:
+        monkeypatch.setattr(rows, "_returns_from_update", lambda connection: False)
+    webhook = _due(api_key, 3)
+    claims.claim(1)  # the first claim for the webhook also creates its pacing row
+    claims._events.clear()
+    with CaptureQueriesContext(connection) as captured:
+        claimed, _ = claims.claim(10)
+    statements = [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"))
+    ]
+    # Due rows, pacing (with webhooks and keys), UPDATE (RETURNING), [the attempts], events.
+    assert len(statements) == 3 + (not returning) + 1
+    assert "pacing" in statements[1]
+    assert statements[2].startswith("UPDATE")
+    assert ("RETURNING" in statements[2]) is returning
+    assert [attempt.status for attempt in claimed] == [Status.SENDING] * 2
+    assert [attempt.claims for attempt in claimed] == [1, 1]
+    assert all(attempt.lease_expires_at > attempt.started_at for attempt in claimed)
+    with CaptureQueriesContext(connection) as reading:
+        for attempt in claimed:
+            assert attempt.webhook == webhook
+            assert attempt.webhook.api_key.signing_secret
+            assert attempt.event.type == "order.created"
+            assert attempt.scheduled_for.tzinfo is not None
+            assert attempt.object_override is None
+    assert reading.captured_queries == []  # nothing deferred is read afterwards
+    stored = DeliveryAttempt.objects.get(pk=claimed[0].pk)
+    assert (stored.status, stored.claims, stored.claimed_by) == (
+        Status.SENDING,
+        1,
+        leases.claimant(),
+    )

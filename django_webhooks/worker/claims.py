@@ -1,20 +1,16 @@
-"""Who sends what: due attempts are claimed with a lease, and lost leases are recovered.
+"""Who sends what: due attempts are claimed with a lease (lost ones: :mod:`.leases`).
 
 A claim takes due attempts with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them sending
 with a lease of ``TIMEOUT`` + a margin, so two workers never send the same attempt; it takes
 no more for a webhook than its learned limit has room for (:mod:`django_webhooks.pacing`),
-and no more for one API key than its share of the run. A worker
-that dies mid-flight leaves leases that run out (or, on its own host, a process that is
-gone): :func:`release_lost_claims` puts those attempts back, or gives one up after
-``MAX_CLAIMS`` losses and schedules the next of the schedule.
+and no more for one API key than its share of the run. Three statements in one transaction:
+the due rows, their webhooks' pacing (locked) with the webhooks and keys, and one
+``UPDATE … RETURNING`` that marks them and reads them back (where the database has it).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,16 +18,15 @@ from datetime import datetime
 
 from cachetools import LRUCache
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import DeliveryAttempt, Event
+from ..models import DeliveryAttempt, Event, Webhook
 from ..pacing import Pacing
-from ..timing import MAX_CLAIMS, lease_duration
-from .outcomes import RETRY_FIELDS, insert_retries, next_attempt
-
-logger = logging.getLogger("django_webhooks")
+from ..rows import update_returning
+from ..timing import lease_duration
+from .leases import claimant
 
 #: At most how many due rows one claim looks at (and locks) to fill its free slots: a few
 #: per slot, so a webhook at its cap does not hide the others. Saturated webhooks are
@@ -109,7 +104,7 @@ def claim(
             .select_for_update(skip_locked=True)
             .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * free, 16))]
         )
-        paced = _paced({w for _, w in candidates if w is not None}, using)
+        paced = _paced({webhook for _, webhook in candidates if webhook is not None}, using)
         room: dict[int, int] = {}
         for webhook_id, (pacing, in_flight, _) in paced.items():
             share.known[webhook_id] = pacing
@@ -118,9 +113,9 @@ def claim(
         more = False
         held_by_key = Counter(share.held_by_key)
         for attempt_id, webhook_id in candidates:
+            if webhook_id is not None and room.get(webhook_id, 0) <= 0:
+                continue  # no other worker may send it either (or it was deleted just now)
             key_id = None if webhook_id is None else paced[webhook_id][2]
-            if webhook_id is not None and room[webhook_id] <= 0:
-                continue  # no other worker may send it either
             if len(picked) >= free or (key_id is not None and held_by_key[key_id] >= share.key_cap):
                 more = True  # this run is full (for that key); another could take it
                 continue
@@ -129,37 +124,25 @@ def claim(
                 held_by_key[key_id] += 1
             picked.append(attempt_id)
         _skip_full(share, paced, room, now)
-        if picked:
-            DeliveryAttempt.objects.using(using).filter(pk__in=picked).update(
-                status=Status.SENDING,
-                started_at=now,
-                lease_expires_at=now + lease_duration(),
-                claims=F("claims") + 1,
-                claimed_by=claimant(),
-            )
-    if not picked:
-        return [], more
-    attempts = list(
-        DeliveryAttempt.objects.using(using)
-        .filter(pk__in=picked)
-        .select_related("webhook__api_key")
-        .only(*_CLAIMED_FIELDS)
-        .order_by("scheduled_for")
-    )
+        if not picked:
+            return [], more
+        attempts = _mark_sending(picked, paced, now, using)
     _attach_events(attempts, using)
     return attempts, more
 
 
 def _paced(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:
-    """Per webhook: its pacing (locked), its requests in flight everywhere, its key."""
+    """Per webhook: its pacing (locked; ``.webhook`` with its key loaded), its requests in
+    flight everywhere, its key's id."""
     if not webhook_ids:
         return {}
     found = _locked_pacing(webhook_ids, using)
     missing = webhook_ids - found.keys()
     if missing:
         # First claim for these webhooks (or after a reset): they start at the initial limit.
+        existing = Webhook.objects.using(using).filter(pk__in=missing).values_list("pk", flat=True)
         Pacing.objects.using(using).bulk_create(
-            [Pacing(webhook_id=webhook_id) for webhook_id in sorted(missing)],
+            [Pacing(webhook_id=webhook_id) for webhook_id in sorted(existing)],
             ignore_conflicts=True,
         )
         found |= _locked_pacing(missing, using)
@@ -178,11 +161,44 @@ def _locked_pacing(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing,
     rows = (
         Pacing.objects.using(using)
         .filter(webhook_id__in=webhook_ids)
-        .annotate(in_flight=Coalesce(Subquery(in_flight), 0), key_id=F("webhook__api_key_id"))
+        .select_related("webhook__api_key")
+        .only(*_PACING_FIELDS, *(f"webhook__{name}" for name in _WEBHOOK_FIELDS))
+        .annotate(in_flight=Coalesce(Subquery(in_flight), 0))
         .select_for_update(of=("self",))
         .order_by("webhook_id")
     )
-    return {row.webhook_id: (row, row.in_flight, row.key_id) for row in rows}
+    return {row.webhook_id: (row, row.in_flight, row.webhook.api_key_id) for row in rows}
+
+
+def _mark_sending(
+    picked: list[int],
+    paced: dict[int, tuple[Pacing, int, int]],
+    now: datetime,
+    using: str,
+) -> list[DeliveryAttempt]:
+    """Mark ``picked`` sending under a fresh lease; the attempts, with their webhooks."""
+    changes = {
+        "status": Status.SENDING,
+        "started_at": now,
+        "lease_expires_at": now + lease_duration(),
+        "claimed_by": claimant(),
+    }
+    attempts = update_returning(
+        DeliveryAttempt, picked, changes, _ATTEMPT_FIELDS, using, increment="claims"
+    )
+    if attempts is None:  # no UPDATE … RETURNING here: update, then read
+        DeliveryAttempt.objects.using(using).filter(pk__in=picked).update(
+            **changes, claims=F("claims") + 1
+        )
+        attempts = list(
+            DeliveryAttempt.objects.using(using).filter(pk__in=picked).only(*_ATTEMPT_FIELDS)
+        )
+    for attempt in attempts:
+        attempt.webhook = (
+            None if attempt.webhook_id is None else paced[attempt.webhook_id][0].webhook
+        )
+    attempts.sort(key=lambda attempt: (attempt.scheduled_for, attempt.pk))
+    return attempts
 
 
 def _skip_full(
@@ -202,23 +218,34 @@ def _skip_full(
 
 
 #: What sending and recording an attempt read: a claim loads only these.
-_CLAIMED_FIELDS = (
-    "event_id",
+_ATTEMPT_FIELDS = (
+    "webhook",
+    "event",
+    "url",
     "event_type",
     "number",
-    "object_override",
     "trigger",
     "scheduled_for",
+    "object_override",
+)
+_WEBHOOK_FIELDS = (
     "url",
-    "webhook__url",
-    "webhook__format",
-    "webhook__is_active",
-    "webhook__headers_sealed",
-    "webhook__api_key__revoked",
-    "webhook__api_key__expiry_date",
-    "webhook__api_key__signing_secret",
-    "webhook__api_key__previous_signing_secret",
-    "webhook__api_key__previous_signing_secret_expires_at",
+    "format",
+    "is_active",
+    "headers_sealed",
+    "api_key__revoked",
+    "api_key__expiry_date",
+    "api_key__signing_secret",
+    "api_key__previous_signing_secret",
+    "api_key__previous_signing_secret_expires_at",
+)
+_PACING_FIELDS = (
+    "limit",
+    "threshold",
+    "refused_at_limit",
+    "decreased_at",
+    "latency_floor_ms",
+    "paused_until",
 )
 
 #: Events by (database, id): an event never changes once dispatched, and goes to every
@@ -242,71 +269,3 @@ def _attach_events(attempts: list[DeliveryAttempt], using: str) -> None:
         known = found[attempt.event_id]
         assert known is not None  # read above if it was not cached
         attempt.event = known
-
-
-def claimant() -> str:
-    """Who claims: ``host:pid`` of this worker process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def release_lost_claims(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> int:
-    """Put back attempts whose worker died mid-flight (or give up after MAX_CLAIMS).
-
-    A claim is lost when its lease ran out, or at once when its worker was on this host and
-    its process is gone (a cluster killed and restarted need not wait for the lease).
-    """
-    now = now or timezone.now()
-    sending = DeliveryAttempt.objects.using(using).filter(status=Status.SENDING)
-    lost = Q(lease_expires_at__lt=now)
-    dead = _dead_local_claimants(sending)
-    if dead:
-        lost |= Q(claimed_by__in=dead)
-    expired = sending.filter(lost)
-    given_up = 0
-    for attempt in expired.filter(claims__gte=MAX_CLAIMS).only(*RETRY_FIELDS):
-        given_up += _give_up(attempt, now, using)
-    released = expired.update(
-        status=Status.SCHEDULED, lease_expires_at=None, scheduled_for=now, claimed_by=""
-    )
-    if given_up or released:
-        logger.warning("Recovered %d lost attempts, gave up on %d.", released, given_up)
-    return released + given_up
-
-
-def _give_up(attempt: DeliveryAttempt, now: datetime, using: str) -> int:
-    """Fail an attempt lost MAX_CLAIMS times and schedule the next, as for any failure."""
-    with transaction.atomic(using=using):
-        failed = (
-            DeliveryAttempt.objects.using(using)
-            .filter(pk=attempt.pk, status=Status.SENDING)  # another sweeper may be first
-            .update(
-                status=Status.FAILED,
-                finished_at=now,
-                lease_expires_at=None,
-                error=f"The worker sending this attempt was lost {MAX_CLAIMS} times; giving up.",
-            )
-        )
-        retry = next_attempt(attempt, now) if failed else None
-        if retry is not None:
-            insert_retries([retry], using)
-    return failed
-
-
-def _dead_local_claimants(sending: QuerySet[DeliveryAttempt]) -> list[str]:
-    prefix = f"{socket.gethostname()}:"
-    claimants = set(
-        sending.filter(claimed_by__startswith=prefix)
-        .values_list("claimed_by", flat=True)
-        .distinct()
-    )
-    return [name for name in claimants if not _process_alive(int(name.rsplit(":", 1)[1]))]
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True

@@ -17,8 +17,8 @@ from django.utils import timezone
 from .. import wakeup
 from ..models import DeliveryAttempt, Event
 from ..timing import UNCLAIMED_AFTER_SECONDS
-from .claims import release_lost_claims
 from .engine import run
+from .leases import release_lost_claims
 
 
 def deliver(using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
