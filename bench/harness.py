@@ -85,10 +85,10 @@ def reset_tables() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from django_webhooks.models import AttemptTally, DeliveryAttempt, Event, Webhook
+    from django_webhooks.models import AttemptTally, DeliveryAttempt, Event, Pacing, Webhook
     from example_project.shop.models import Order, OrderItem
 
-    models = (DeliveryAttempt, Event, Webhook, OrderItem, Order, AttemptTally)
+    models = (DeliveryAttempt, Event, Pacing, Webhook, OrderItem, Order, AttemptTally)
     tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
