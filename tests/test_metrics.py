@@ -9,8 +9,9 @@ from django.core.checks import run_checks
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 
-from django_webhooks.models import AttemptTally, DeliveryAttempt, Webhook
+from django_webhooks.models import AttemptTally, DeliveryAttempt, Event, Pacing, Webhook
 from django_webhooks.observability import tally
 from django_webhooks.worker import engine
 from example_project.shop.models import Order
@@ -152,6 +153,34 @@ def test_the_tally_holds_a_row_per_key_not_per_attempt(db):
     }
 
 
+def test_the_engines_pace_per_webhook_and_the_paused_ones(webhook, api_key):
+    other = Webhook.objects.create(api_key=api_key, url=f"{URL}/2", events=["order.created"])
+    Pacing.objects.create(webhook=webhook, limit=7.8)
+    Pacing.objects.create(
+        webhook=other, limit=2.0, paused_until=timezone.now() + timedelta(minutes=1)
+    )
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                webhook=webhook,
+                event=Event.objects.create(type="order.created"),
+                url=URL,
+                event_type="order.created",
+                number=1,
+                status=DeliveryAttempt.Status.SENDING,
+                scheduled_for=timezone.now(),
+            )
+            for _ in range(3)
+        ]
+    )
+    with with_token():
+        samples = scrape()
+    assert value(samples, "django_webhooks_webhook_concurrency_limit", webhook=str(webhook.pk)) == 7
+    assert value(samples, "django_webhooks_webhook_concurrency_limit", webhook=str(other.pk)) == 2
+    assert value(samples, "django_webhooks_webhook_in_flight", webhook=str(webhook.pk)) == 3
+    assert value(samples, "django_webhooks_webhooks_paused") == 1
+
+
 def test_a_scrape_costs_the_same_queries_whatever_the_log_holds(webhook, api_key, http_mock):
     def queries() -> list[str]:
         with with_token(), CaptureQueriesContext(connection) as captured:
@@ -167,8 +196,12 @@ def test_a_scrape_costs_the_same_queries_whatever_the_log_holds(webhook, api_key
     engine.run()
     assert DeliveryAttempt.objects.count() == 220  # 120 sent, 100 retries of the failed ones
     busy = queries()
-    assert len(busy) == len(empty) == 5
-    tables = {"django_webhooks_deliveryattempt": 2, "django_webhooks_event": 1}
+    assert len(busy) == len(empty) == 7
+    tables = {
+        "django_webhooks_deliveryattempt": 3,
+        "django_webhooks_event": 1,
+        "django_webhooks_pacing": 1,
+    }
     for table, expected in tables.items():
         assert sum(f'"{table}"' in sql for sql in busy) == expected
     # Attempts are read only through the partial indexes' conditions, never as a whole.

@@ -3,7 +3,8 @@
 The rows are shared by every qcluster process on every host, so the figures are true for
 the whole deployment, whichever web process answers the scrape. A scrape costs a fixed
 number of queries: the tally (bounded by event types x verdicts x buckets x shards), the
-backlog's four on partial indexes (:mod:`..observability.backlog`), whatever the number of
+backlog's four on partial indexes (:mod:`..observability.backlog`), the engine's pace (two:
+a row per webhook sent to, requests in flight on a partial index), whatever the number of
 attempts ever made.
 """
 
@@ -21,7 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ..observability import tally
+from ..observability import pace, tally
 from ..observability.backlog import backlog
 from ..policy import Verdict
 
@@ -41,6 +42,33 @@ class WebhooksCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._attempts(tally.totals(self.using))
         yield from self._backlog()
+        yield from self._pacing()
+
+    def _pacing(self) -> Iterator[Metric]:
+        """Each webhook's learned limit and requests in flight (labelled by its id), and how
+        many are paused by a receiver's Retry-After. Webhooks never sent to have no limit yet."""
+        now = pace.read(self.using)
+        limit = GaugeMetricFamily(
+            f"{PREFIX}_webhook_concurrency_limit",
+            "The concurrency limit the engine learned for a webhook (requests at a time).",
+            labels=["webhook"],
+        )
+        in_flight = GaugeMetricFamily(
+            f"{PREFIX}_webhook_in_flight",
+            "Requests in flight to a webhook, by all workers.",
+            labels=["webhook"],
+        )
+        for webhook_id, slots in sorted(now.limits.items()):
+            limit.add_metric([str(webhook_id)], slots)
+        for webhook_id, count in sorted(now.in_flight.items()):
+            in_flight.add_metric([str(webhook_id)], count)
+        yield limit
+        yield in_flight
+        yield GaugeMetricFamily(
+            f"{PREFIX}_webhooks_paused",
+            "Webhooks paused now because their receiver answered 429 or 503 with Retry-After.",
+            value=now.paused,
+        )
 
     def _attempts(self, totals: list[tally.Total]) -> Iterator[Metric]:
         attempts = CounterMetricFamily(
