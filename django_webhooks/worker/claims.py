@@ -23,6 +23,7 @@ from django.utils import timezone
 from ..conf import webhook_settings
 from ..models import DeliveryAttempt, Event
 from ..timing import MAX_CLAIMS, lease_duration
+from .ordering import claimable
 from .outcomes import RETRY_FIELDS, insert_retries, next_attempt
 
 logger = logging.getLogger("django_webhooks")
@@ -55,6 +56,7 @@ def claim(
         candidates = list(
             DeliveryAttempt.objects.using(using)
             .filter(status=Status.SCHEDULED, scheduled_for__lte=now)
+            .filter(claimable())
             .exclude(webhook_id__in=saturated)
             .order_by("scheduled_for")
             .select_for_update(skip_locked=True)
@@ -99,6 +101,8 @@ _CLAIMED_FIELDS = (
     "object_override",
     "trigger",
     "scheduled_for",
+    "object_key",
+    "sequence",
     "url",
     "webhook__url",
     "webhook__format",
