@@ -342,7 +342,7 @@ def test_no_active_webhook_costs_one_query_and_no_rows(api_key, woken):
     assert woken == []
 
 
-def test_a_status_change_costs_three_statements_of_ours_in_its_transaction(webhook):
+def test_a_status_change_costs_four_statements_in_its_transaction(webhook):
     order = Order.objects.create()
     order.status = Order.Status.PAID
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
