@@ -22,6 +22,7 @@ from . import events, pacing, sealing, sources
 from .api_keys import DEFAULT_API_KEY_NAME, ApiKey, ApiKeyQuerySet
 from .fields import SecretTextField
 from .ids import event_id_floor, new_event_id
+from .object_sequences import ObjectSequence
 from .observability.tally import AttemptTally
 from .pacing import Pacing
 from .payloads import JSON, XML
@@ -41,6 +42,7 @@ __all__ = [
     "AttemptTally",
     "DeliveryAttempt",
     "Event",
+    "ObjectSequence",
     "Overview",
     "Pacing",
     "Webhook",
@@ -86,6 +88,14 @@ class Webhook(models.Model):
     events = models.JSONField(_("Fire when"), default=list, validators=[validate_event_types])
     format = models.CharField(_("Format"), max_length=4, choices=Format.choices, default=JSON)
     is_active = models.BooleanField(_("Active"), default=True)
+    ordered = models.BooleanField(
+        _("Deliver in order"),
+        default=False,
+        help_text=_(
+            "Send the events of one object (an order, a customer) one at a time, in the order "
+            "they happened: the next waits until the previous was delivered or given up."
+        ),
+    )
     filter = models.JSONField(
         _("Filter"),
         default=dict,
@@ -174,6 +184,8 @@ class Event(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     object_model = models.CharField(max_length=100, blank=True)
     object_pk = models.CharField(max_length=100, blank=True)
+    #: Per object: 1 for its first event, then 2, 3, … (object_sequences.py); None: no object.
+    sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     previous = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     # The order's concrete fields (by attname, as strings where JSON has no type for them)
     # at the last save of its transaction: a later change must not leak into this event.
@@ -253,6 +265,10 @@ class DeliveryAttempt(models.Model):
     request_headers = models.JSONField(_("request headers"), null=True, blank=True)
     #: ``data.object`` as this webhook sees it when its filter changed it (null: the event's).
     object_override = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    #: For an ordered webhook: the event's object ("label:pk") and its number, which the
+    #: claim reads (worker/ordering.py); blank for everything else, which goes in any order.
+    object_key = models.CharField(max_length=201, blank=True, default="", editable=False)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -274,6 +290,14 @@ class DeliveryAttempt(models.Model):
                 fields=["lease_expires_at"],
                 condition=Q(status="sending"),
                 name="attempt_lease_idx",
+            ),
+            # Ordered webhooks: an object's earlier attempts still to go (worker/ordering.py).
+            models.Index(
+                fields=["webhook", "object_key", "sequence"],
+                # OR, not IN: SQLite matches a partial index's terms to bound parameters
+                # only one by one.
+                condition=(Q(status="scheduled") | Q(status="sending")) & ~Q(object_key=""),
+                name="attempt_ordered_idx",
             ),
             # A webhook's log, newest first.
             models.Index(fields=["webhook", "-created_at"], name="attempt_webhook_recent_idx"),

@@ -32,11 +32,21 @@ class RenderableEvent(Protocol):
     pk: Any
     type: str
     created_at: datetime
+    sequence: int | None
     data: Any
 
 
-def envelope(event_id: str, event_type: str, created_at: datetime, data: Any) -> dict[str, Any]:
-    return {"id": event_id, "type": event_type, "created_at": timestamp(created_at), "data": data}
+def envelope(
+    event_id: str, event_type: str, created_at: datetime, data: Any, sequence: int | None = None
+) -> dict[str, Any]:
+    """The body's tree: ``sequence`` numbers the events of one object (None: no object)."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "created_at": timestamp(created_at),
+        "sequence": sequence,
+        "data": data,
+    }
 
 
 def render_event(event: RenderableEvent, fmt: str, object_override: Any = None) -> bytes:
@@ -44,7 +54,7 @@ def render_event(event: RenderableEvent, fmt: str, object_override: Any = None) 
     data = event.data
     if object_override is not None:
         data = {**data, "object": object_override}
-    return render(envelope(event.pk, event.type, event.created_at, data), fmt)
+    return render(envelope(event.pk, event.type, event.created_at, data, event.sequence), fmt)
 
 
 def timestamp(moment: datetime) -> str:

@@ -19,7 +19,8 @@ from django.db.models import Field, ForeignKey, Model
 
 _PLAIN_TYPES = {
     "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "IntegerField",
-    "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
+    "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+    "SmallIntegerField", "TextField",
 }  # fmt: skip
 
 #: Per column: its attname, and the field that prepares its value (None: passed as it is).

@@ -67,7 +67,7 @@ def render_examples() -> dict[str, str]:
         order.refresh_from_db()
         data = {"object": order_snapshot(order), "previous": {"status": "pending"}}
         transaction.set_rollback(True)
-    event = Event(id=EVENT_ID, type=EVENT_TYPE, created_at=CREATED_AT, data=data)
+    event = Event(id=EVENT_ID, type=EVENT_TYPE, created_at=CREATED_AT, sequence=3, data=data)
     return {
         "Order.json": _indented_json(render_event(event, "json")),
         "Order.xml": _indented_xml(render_event(event, "xml")),

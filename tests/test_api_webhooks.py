@@ -46,6 +46,7 @@ def test_read_gives_the_webhook_and_nothing_secret(accounting):
         "events": ["order.created", "order.deleted"],
         "format": "xml",
         "is_active": True,
+        "ordered": False,
         "filter": {},
         "header_names": [],
         "deactivated_reason": "",
@@ -270,7 +271,8 @@ def test_unknown_and_invalid_fields_are_reported_together(accounting):
     assert response.json() == {
         "url": ["Use an http:// or https:// URL."],
         "colour": [
-            "Unknown field. The fields are: url, events, format, is_active, filter, headers."
+            "Unknown field. The fields are: url, events, format, is_active, ordered, filter, "
+            "headers."
         ],
     }
 
@@ -283,7 +285,9 @@ def test_unknown_fields_are_refused(accounting):
     )
 
     assert response.status_code == 400
-    message = "Unknown field. The fields are: url, events, format, is_active, filter, headers."
+    message = (
+        "Unknown field. The fields are: url, events, format, is_active, ordered, filter, headers."
+    )
     assert response.json() == {"is_activ": [message], "secret": [message]}
     assert not Webhook.objects.exists()
 

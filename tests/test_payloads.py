@@ -28,7 +28,7 @@ DATA = {
 
 
 def document():
-    return payloads.envelope("evt_1", "order.status_changed", CREATED, DATA)
+    return payloads.envelope("evt_1", "order.status_changed", CREATED, DATA, 42)
 
 
 def test_envelope_matches_the_contract():
@@ -36,8 +36,17 @@ def test_envelope_matches_the_contract():
         "id": "evt_1",
         "type": "order.status_changed",
         "created_at": "2026-11-28T01:02:03Z",
+        "sequence": 42,
         "data": DATA,
     }
+    assert list(document()) == ["id", "type", "created_at", "sequence", "data"]
+
+
+def test_an_event_about_no_object_has_a_null_sequence_in_json_and_xml():
+    about_nothing = payloads.envelope("evt_1", "webhook.test", CREATED, {"object": {}})
+    assert json.loads(payloads.render(about_nothing, payloads.JSON))["sequence"] is None
+    root = ElementTree.fromstring(payloads.render(about_nothing, payloads.XML))
+    assert root.find("sequence").get("nil") == "true"
 
 
 def test_json_round_trips_with_non_ascii_kept_as_utf8():
@@ -55,6 +64,7 @@ def test_xml_tree_mirrors_the_json_tree():
     assert root.tag == "event"
     assert root.findtext("id") == "evt_1"
     assert root.findtext("created_at") == "2026-11-28T01:02:03Z"
+    assert root.findtext("sequence") == "42"
     order = root.find("data/object")
     assert order.findtext("note") == DATA["object"]["note"]
     assert order.findtext("total") == "12.50"

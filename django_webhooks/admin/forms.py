@@ -91,7 +91,7 @@ class WebhookForm(forms.ModelForm):
 
     class Meta:
         model = Webhook
-        fields = ["api_key", "url", "events", "format", "is_active", "filter"]
+        fields = ["api_key", "url", "events", "format", "is_active", "ordered", "filter"]
         field_classes = {"filter": StoredJSONField}
         widgets = {
             "filter": forms.Textarea(

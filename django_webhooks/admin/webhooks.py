@@ -35,7 +35,7 @@ class WebhookAdmin(ObjectViewsMixin, admin.ModelAdmin):
     form = WebhookForm
     change_form_template = "django_webhooks/admin/webhook_change_form.html"
     list_display = ["url", "api_key", "fired_on", "is_active", "last_delivery"]
-    list_filter = ["is_active", "format", "api_key"]
+    list_filter = ["is_active", "format", "ordered", "api_key"]
     search_fields = ["url"]
     list_select_related = ["api_key"]
     readonly_fields = ["deactivated_reason", "created_at", "updated_at"]

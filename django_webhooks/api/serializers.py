@@ -143,6 +143,13 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         required=False,
         help_text=_("Inactive webhooks get nothing; switching off cancels what is scheduled."),
     )
+    ordered = StrictBooleanField(
+        required=False,
+        help_text=_(
+            "Deliver the events of one object one at a time, in their order (default false): "
+            "the next waits until the previous was delivered or given up."
+        ),
+    )
     filter = serializers.JSONField(
         required=False,
         validators=[validate_filter],
@@ -174,6 +181,7 @@ class WebhookSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "events",
             "format",
             "is_active",
+            "ordered",
             "filter",
             "headers",
             "header_names",

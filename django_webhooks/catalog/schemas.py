@@ -1,7 +1,8 @@
 """Each event type's JSON Schema (2020-12) of the whole JSON body, and an example body.
 
 The envelope is the app's own (:func:`django_webhooks.payloads.envelope`), so it is exact:
-``id``, ``type`` fixed to the type, ``created_at`` to the second in UTC, ``data``. What
+``id``, ``type`` fixed to the type, ``created_at`` to the second in UTC, ``sequence`` (the
+event's number among its object's events; null without an object), ``data``. What
 ``data`` holds depends on who makes the event:
 
 * a source's type: ``object`` as the source's serializer renders it (mapped by
@@ -39,6 +40,18 @@ ENVELOPE_CREATED_AT: dict[str, Any] = {
     "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
     "description": "When the event happened: RFC 3339, UTC, to the second.",
 }
+ENVELOPE_SEQUENCE: dict[str, Any] = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "description": "The event's number among the events of its object (this order, this "
+    "customer): 1, 2, 3, … in the order they happened, the same on every attempt and "
+    "redelivery. A gap: an event not (yet) received; lower than the last one seen: stale, "
+    "ignore it. Null for an event about no object.",
+}
+TEST_SEQUENCE: dict[str, Any] = {
+    "type": "null",
+    "description": "A test event is about no object: always null.",
+}
 
 
 @dataclass(frozen=True)
@@ -67,12 +80,16 @@ def build() -> list[Entry]:
             by_type.setdefault(fired, source)
     built = []
     for event_type in events.get_event_types():
-        data, own_defs = _data(event_type, by_type.get(event_type.type), mapper)
-        built.append(_entry(event_type, data, {**mapper.defs(), **own_defs}))
+        fired_by = by_type.get(event_type.type)
+        data, own_defs = _data(event_type, fired_by, mapper)
+        defs = {**mapper.defs(), **own_defs}
+        built.append(_entry(event_type, data, defs, about_object=fired_by is not None))
     return built
 
 
-def _entry(event_type: events.EventType, data: dict[str, Any], defs: dict[str, Any]) -> Entry:
+def _entry(
+    event_type: events.EventType, data: dict[str, Any], defs: dict[str, Any], *, about_object: bool
+) -> Entry:
     reachable = _reachable(data, defs)
     schema: dict[str, Any] = {
         "$schema": events.JSON_SCHEMA_DIALECT,
@@ -83,9 +100,12 @@ def _entry(event_type: events.EventType, data: dict[str, Any], defs: dict[str, A
             "id": ENVELOPE_ID,
             "type": {"const": event_type.type, "description": "The event type."},
             "created_at": ENVELOPE_CREATED_AT,
+            "sequence": (
+                TEST_SEQUENCE if event_type.type == events.WEBHOOK_TEST else ENVELOPE_SEQUENCE
+            ),
             "data": data,
         },
-        "required": ["id", "type", "created_at", "data"],
+        "required": ["id", "type", "created_at", "sequence", "data"],
         "additionalProperties": False,
     }
     if reachable:
@@ -99,6 +119,7 @@ def _entry(event_type: events.EventType, data: dict[str, Any], defs: dict[str, A
         "id": EXAMPLE_EVENT_ID,
         "type": event_type.type,
         "created_at": EXAMPLE_MOMENT,
+        "sequence": 1 if about_object else None,
         "data": example_data,
     }
     return Entry(event_type.type, str(event_type.label), schema, example)

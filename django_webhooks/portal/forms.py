@@ -138,6 +138,10 @@ def _choice_field(field: SerializerField, **common: Any) -> forms.Field:
     return UncheckedChoiceField(choices=list(field.choices.items()), **common)
 
 
+def _boolean_field(field: SerializerField, **common: Any) -> forms.Field:
+    return forms.BooleanField(**common)
+
+
 def _json_field(field: SerializerField, **common: Any) -> forms.Field:
     return JSONTextField(**common)
 
@@ -153,6 +157,7 @@ FORM_FIELDS: list[tuple[type[SerializerField], Callable[..., forms.Field]]] = [
     (EventTypesField, _events_field),
     (CustomHeadersField, _headers_field),
     (serializers.ChoiceField, _choice_field),
+    (serializers.BooleanField, _boolean_field),
     (serializers.JSONField, _json_field),
     (serializers.CharField, _text_field),
 ]
@@ -207,13 +212,16 @@ class WebhookForm(forms.Form):
         if self.errors:
             return cleaned
         # Like an API client, send only what the form sent (a field a page leaves out keeps
-        # its default or stored value); unchecked boxes send nothing, and mean none.
+        # its default or stored value); unchecked boxes send nothing, and mean none (or no).
         payload = {
             name: cleaned[name]
             for name, field in self.fields.items()
             if name in cleaned
             and name != "remove_headers"
-            and (name in self.data or isinstance(field, forms.MultipleChoiceField))
+            and (
+                name in self.data
+                or isinstance(field, forms.MultipleChoiceField | forms.BooleanField)
+            )
         }
         # Headers merge, as in the API: a value sets one, None removes one, the rest stay.
         headers: dict[str, str | None] = dict(payload.pop("headers", None) or {})

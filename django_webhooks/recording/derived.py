@@ -206,8 +206,8 @@ def _read_after(
     listened = subscribed(list({new.type for _name, new in new_events}), using)
     wanted = [(name, new) for name, new in new_events if new.type in listened]
     recorded = outbox.record_events([new for _name, new in wanted], using=using)
-    for (name, new), (event_id, _created_at) in zip(wanted, recorded, strict=True):
-        updated[new.object_pk].event_ids[name] = event_id
+    for (name, new), event in zip(wanted, recorded, strict=True):
+        updated[new.object_pk].event_ids[name] = event.id
     outbox.drop_events(dropped, using)
     for pk, statuses_now in updated.items():
         memo.put(_key(source, pk), statuses_now, using)

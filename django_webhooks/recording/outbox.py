@@ -12,16 +12,18 @@ A worker then fans the events out to their webhooks (:mod:`django_webhooks.worke
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from .. import events, payloads, sources, wakeup
+from .. import events, object_sequences, payloads, sources, wakeup
 from ..ids import new_event_id
 from ..models import Event
 from ..observability import tracing
@@ -40,14 +42,19 @@ class NewEvent:
     state: str | None = None  # snapshots.object_state() of the saved order
 
 
-def record_events(
-    new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS
-) -> list[tuple[str, datetime]]:
+class Recorded(NamedTuple):
+    id: str
+    created_at: datetime
+    sequence: int | None  # per object (object_sequences.py); None: no object
+
+
+def record_events(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS) -> list[Recorded]:
     """Write events in the current transaction and wake the queue for when it commits.
 
-    Returns each event's id and creation time. Outside a transaction (autocommit) the events
-    and the wake-up share one of their own. This is the order save's share of the work, so
-    the row values are adapted here directly, without model instances.
+    Returns each event's id, creation time and sequence number. Outside a transaction
+    (autocommit) the events and the wake-up share one of their own. This is the order save's
+    share of the work, so the row values are adapted here directly, without model instances:
+    one statement advances the objects' counters, one inserts the events.
     """
     if not new_events:
         return []
@@ -55,9 +62,7 @@ def record_events(
         return _write(new_events, using, traceparent)
 
 
-def _write(
-    new_events: Sequence[NewEvent], using: str, traceparent: str | None
-) -> list[tuple[str, datetime]]:
+def _write(new_events: Sequence[NewEvent], using: str, traceparent: str | None) -> list[Recorded]:
     connection = connections[using]
     ops = connection.ops
     now = timezone.now()
@@ -69,23 +74,12 @@ def _write(
             encoded[id(value)] = _json(ops, value)
         return encoded[id(value)]
 
-    ids, params = [], []
-    for new in new_events:
-        ids.append(new_event_id())
-        values = {
-            "id": ids[-1],
-            "type": new.type,
-            "created_at": created_at,
-            "object_model": new.object_model,
-            "object_pk": new.object_pk,
-            "previous": json_value(new.previous),
-            "object_state": new.state,
-            "data": json_value(new.data),
-            "dispatched_at": None,
-            "traceparent": traceparent,
-        }
-        params += [values[field.attname] for field in insert_fields(Event)]
+    ids = [new_event_id() for _new in new_events]
     with transaction.atomic(using=using, savepoint=False):
+        numbers = _numbers(new_events, using)
+        params = []
+        for event_id, new, number in zip(ids, new_events, numbers, strict=True):
+            params += _row(event_id, new, number, created_at, traceparent, json_value)
         with connection.cursor() as cursor:
             cursor.execute(insert_sql(Event, using, len(ids)), params)
         open_transaction = _open_transaction(connection, create=True)
@@ -94,7 +88,47 @@ def _write(
         if new.object_model:
             key = (new.object_model, new.object_pk)
             open_transaction.events.setdefault(key, []).append(event_id)
-    return [(event_id, now) for event_id in ids]
+    return [Recorded(i, now, number) for i, number in zip(ids, numbers, strict=True)]
+
+
+def _numbers(new_events: Sequence[NewEvent], using: str) -> list[int | None]:
+    """Each event's number for its object, in recording order (one statement for the batch)."""
+    added = Counter((new.object_model, new.object_pk) for new in new_events if new.object_model)
+    last = object_sequences.advance(added, using)
+    following = {key: last[key] - count + 1 for key, count in added.items()}
+    numbers: list[int | None] = []
+    for new in new_events:
+        if not new.object_model:
+            numbers.append(None)
+            continue
+        key = (new.object_model, new.object_pk)
+        numbers.append(following[key])
+        following[key] += 1
+    return numbers
+
+
+def _row(
+    event_id: str,
+    new: NewEvent,
+    number: int | None,
+    created_at: Any,
+    traceparent: str | None,
+    json_value: Any,
+) -> list[Any]:
+    values = {
+        "id": event_id,
+        "type": new.type,
+        "created_at": created_at,
+        "object_model": new.object_model,
+        "object_pk": new.object_pk,
+        "sequence": number,
+        "previous": json_value(new.previous),
+        "object_state": new.state,
+        "data": json_value(new.data),
+        "dispatched_at": None,
+        "traceparent": traceparent,
+    }
+    return [values[field.attname] for field in insert_fields(Event)]
 
 
 def events_in_open_transaction(
@@ -119,9 +153,34 @@ def restate(event_ids: Sequence[str], state: str | None, using: str = DEFAULT_DB
 
 
 def drop_events(event_ids: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Take back events of the open transaction (a value changed, then changed back)."""
-    if event_ids:
-        Event.objects.using(using).filter(id__in=list(event_ids), dispatched_at=None).delete()
+    """Take back events of the open transaction (a value changed, then changed back).
+
+    Their numbers are given back too, and the object's later events of this transaction
+    move down, so that receivers see no gap where nothing was missed.
+    """
+    if not event_ids:
+        return
+    dropped = Event.objects.using(using).filter(id__in=list(event_ids), dispatched_at=None)
+    numbered = list(
+        dropped.filter(sequence__isnull=False).values_list("object_model", "object_pk", "sequence")
+    )
+    dropped.delete()
+    by_object: dict[tuple[str, str], list[int]] = {}
+    for object_model, object_pk, number in numbered:
+        if number is not None:  # filtered above; for the type checker
+            by_object.setdefault((object_model, object_pk), []).append(number)
+    for (object_model, object_pk), numbers in by_object.items():
+        # This transaction holds the object's counter since it recorded the first of these,
+        # so every later number of the object is one of its own events.
+        below = sum(
+            (Case(When(sequence__gt=n, then=Value(1)), default=Value(0)) for n in numbers),
+            Value(0),
+        )
+        Event.objects.using(using).filter(
+            id__in=events_in_open_transaction(object_model, object_pk, using),
+            sequence__gt=min(numbers),
+        ).update(sequence=F("sequence") - below)
+    object_sequences.withdraw({key: len(numbers) for key, numbers in by_object.items()}, using)
 
 
 @dataclass
@@ -189,11 +248,12 @@ def send_event(
     using = using or DEFAULT_DB_ALIAS
     if not subscribed([type], using):
         return None
-    ((event_id, created_at),) = record_events([new], using=using)
+    ((event_id, created_at, sequence),) = record_events([new], using=using)
     event = Event(
         id=event_id,
         type=type,
         created_at=created_at,
+        sequence=sequence,
         data=new.data,
         object_model=new.object_model,
         object_pk=new.object_pk,

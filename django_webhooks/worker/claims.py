@@ -27,6 +27,7 @@ from ..pacing import Pacing
 from ..rows import update_returning
 from ..timing import lease_duration
 from .leases import claimant
+from .ordering import claimable
 
 #: At most how many due rows one claim looks at (and locks) to fill its free slots: a few
 #: per slot, so a webhook at its cap does not hide the others. Saturated webhooks are
@@ -99,6 +100,7 @@ def claim(
         candidates = list(
             DeliveryAttempt.objects.using(using)
             .filter(status=Status.SCHEDULED, scheduled_for__lte=now)
+            .filter(claimable())
             .exclude(webhook_id__in=share.skipped())
             .order_by("scheduled_for")
             .select_for_update(skip_locked=True)
@@ -227,6 +229,8 @@ _ATTEMPT_FIELDS = (
     "trigger",
     "scheduled_for",
     "object_override",
+    "object_key",
+    "sequence",
 )
 _WEBHOOK_FIELDS = (
     "url",

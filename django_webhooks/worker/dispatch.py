@@ -3,6 +3,11 @@
 The payload is built here, by a worker, from the object as its transaction committed it and
 the object's committed related rows (so order items created later in the same transaction
 are in it); each webhook's filter then decides whether it gets the event and which lines.
+
+An ordered webhook's attempts carry their event's object and number, which the claim reads
+(:mod:`.ordering`). For those, an object's events are fanned out in their order: one whose
+object has an earlier event still undispatched elsewhere (in another worker's batch, or past
+this batch's end) waits for the next run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
-from .. import sources
+from .. import sources, wakeup
 from ..filters import DENY_ALL, CompiledFilter, compile_filter, decide_all
 from ..models import ApiKey, DeliveryAttempt, Event, Webhook
 from ..observability import hooks
@@ -46,13 +51,22 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
         )
         if not pending:
             return 0
-        _build_missing_data(pending, using)
         webhooks = list(
             Webhook.objects.using(using)
             .deliverable()
-            .only("id", "url", "events", "api_key_id", "updated_at", "api_key__updated_at")
+            .only(
+                "id", "url", "events", "ordered", "api_key_id", "updated_at", "api_key__updated_at"
+            )
             .select_related("api_key")
         )
+        if any(webhook.ordered for webhook in webhooks):
+            ready = _in_order(pending, using)
+            if len(ready) < len(pending):
+                wakeup.wake_on_commit(using)  # for those left: soon their turn
+            pending = ready
+            if not pending:
+                return 0
+        _build_missing_data(pending, using)
         compiled = _compiled_filters(webhooks, using)
         attempts = [
             DeliveryAttempt(
@@ -65,6 +79,7 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
                 scheduled_for=now,
                 created_at=now,
                 object_override=object_override,
+                **_place_in_order(event, webhook),
             )
             for event, webhook, object_override in _fan_out(pending, webhooks, compiled)
         ]
@@ -74,6 +89,39 @@ def dispatch_pending(using: str = DEFAULT_DB_ALIAS, limit: int = 200) -> int:
         update_rows(Event, pending, ["data", "dispatched_at"], using)
     hooks.dispatched(pending, attempts)
     return len(attempts)
+
+
+def _place_in_order(event: Event, webhook: Webhook) -> dict[str, Any]:
+    """What the claim of an ordered webhook's attempt reads (nothing for the others)."""
+    if not webhook.ordered or event.sequence is None:
+        return {}
+    return {"object_key": f"{event.object_model}:{event.object_pk}", "sequence": event.sequence}
+
+
+def _in_order(pending: list[Event], using: str) -> list[Event]:
+    """``pending`` without the events whose object has an earlier event not among them."""
+    numbered = [event for event in pending if event.sequence is not None]
+    if not numbered:
+        return pending
+    elsewhere: dict[tuple[str, str], int] = {}
+    for object_model, object_pk, number in (
+        Event.objects.using(using)
+        .filter(dispatched_at__isnull=True, object_pk__in={e.object_pk for e in numbered})
+        .exclude(pk__in=[event.pk for event in pending])
+        .filter(sequence__isnull=False)
+        .values_list("object_model", "object_pk", "sequence")
+    ):
+        if number is not None:  # filtered above; for the type checker
+            key = (object_model, object_pk)
+            elsewhere[key] = min(number, elsewhere.get(key, number))
+    if not elsewhere:
+        return pending
+    return [
+        event
+        for event in pending
+        if event.sequence is None
+        or event.sequence < elsewhere.get((event.object_model, event.object_pk), event.sequence + 1)
+    ]
 
 
 def _fan_out(

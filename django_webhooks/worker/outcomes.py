@@ -41,6 +41,8 @@ RETRY_FIELDS = (
     "object_override",
     "number",
     "trigger",
+    "object_key",
+    "sequence",
 )
 
 _OUTCOME_FIELDS = [
@@ -128,6 +130,8 @@ def next_attempt(attempt: DeliveryAttempt, ended_at: datetime) -> DeliveryAttemp
         trigger=DeliveryAttempt.Trigger.RETRY,
         scheduled_for=due,
         object_override=attempt.object_override,
+        object_key=attempt.object_key,  # an ordered webhook's retry keeps its place
+        sequence=attempt.sequence,
     )
 
 
