@@ -9,6 +9,7 @@ worker on every host obeys the same one, and moved by the answers (AIMD, as TCP 
   round trip) until the first sign of overload;
 * then one more per round trip (``1 / limit`` per good answer), and near the limit at which
   the receiver last refused, a quarter of that: probing a known edge costs few refusals;
+  only answers to requests sent after the last cut grow it;
 * overload — 429, 503, no answer in time, a connection error — halves it at once, and an
   answer much slower than the fastest seen lately (the receiver queues) takes a tenth off;
   only answers to requests sent *after* the last cut count, so the requests already in
@@ -119,7 +120,10 @@ def learn(state: Pacing, answers: Iterable[Answer]) -> None:
                 state.limit = max(1.0, state.limit * factor)
                 state.threshold = state.limit
                 state.decreased_at = answer.answered_at
-        elif answer.succeeded:
+        elif answer.succeeded and (
+            state.decreased_at is None or answer.sent_at > state.decreased_at
+        ):
+            # Only answers to requests sent under the current limit say it is not too high.
             state.limit = min(ceiling, state.limit + _growth(state, answer.answered_at))
     state.limit = min(state.limit, ceiling)
 

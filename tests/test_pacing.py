@@ -74,7 +74,7 @@ def test_after_a_cut_the_limit_grows_by_one_per_round_and_slower_near_the_refusa
     state.limit = 4.0
     pacing.learn(state, [answer(503, at=1.0, ms=5)])
     assert state.limit == 2
-    pacing.learn(state, [answer(at=1.1) for _ in range(2)])  # one round at 2: about +1
+    pacing.learn(state, [answer(at=1.1, ms=50) for _ in range(2)])  # one round at 2: about +1
     assert state.limit == pytest.approx(2.9)
     # From one below where it was refused: a quarter of the pace (+1/4 per round).
     state.limit = 3.0
@@ -85,6 +85,16 @@ def test_after_a_cut_the_limit_grows_by_one_per_round_and_slower_near_the_refusa
     assert state.limit == pytest.approx(4.1, abs=0.05)
 
 
+def test_good_answers_to_requests_sent_before_a_cut_do_not_grow_the_limit():
+    state = fresh()
+    pacing.learn(state, [answer(503, at=1.0, ms=2)])  # refused at once: 4 -> 2
+    # The three sent with it come back well after the cut: they were sent under the old limit.
+    pacing.learn(state, [answer(at=1.05, ms=100) for _ in range(3)])
+    assert state.limit == 2
+    pacing.learn(state, [answer(at=1.2, ms=100)])  # sent at 1.1, after the cut
+    assert state.limit == 2.5
+
+
 def test_answers_much_slower_than_the_fastest_seen_take_a_tenth_off():
     state = fresh()
     state.limit = 20.0
@@ -93,7 +103,7 @@ def test_answers_much_slower_than_the_fastest_seen_take_a_tenth_off():
     assert state.latency_floor_ms == 100
     pacing.learn(state, [answer(at=0.5, ms=400)])  # queued at the receiver
     assert state.limit == pytest.approx(20.05 * 0.9)
-    pacing.learn(state, [answer(at=0.6, ms=130)])  # within the slack: grows again
+    pacing.learn(state, [answer(at=0.7, ms=130)])  # within the slack: grows again
     assert state.limit > 20.05 * 0.9
 
 
