@@ -35,7 +35,7 @@ def _reachable(port: int) -> bool:
 
 
 def run_deployment(args: argparse.Namespace) -> int:
-    from bench import figures, harness, scale
+    from bench import enqueue, figures, harness, scale
     from bench.figures import Figure, Sizes
 
     started = time.monotonic()
@@ -50,7 +50,7 @@ def run_deployment(args: argparse.Namespace) -> int:
 
     if "P1" in wanted:
         progress("P1 enqueue")
-        results += figures.p1_enqueue(sizes)
+        results += enqueue.p1_enqueue(sizes)
     if "P6" in wanted:
         progress("P6 scale")
         results += scale.p6_scale(sizes)
