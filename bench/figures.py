@@ -39,6 +39,7 @@ class Figure:
     target: str
     passed: bool | None  # None: for information
     details: list[str] = field(default_factory=list)
+    seconds: float | None = None  # how long the figure took (run.py sets it)
 
 
 @dataclass
@@ -52,14 +53,20 @@ class Sizes:
     p5_commits: int
     p6_rows: int
     p7_deliveries: int
+    # issue 15 (engine.py)
+    p8_events: int
+    p8_baseline_posts: int
+    p9_events: int
+    p10_seconds: float  # of commits at P10_RATE, the outage in the middle
+    p11_events: int  # B's, one every P11_INTERVAL
 
     @classmethod
     def full(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000)
+        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 10, 40)
 
     @classmethod
     def quick(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000)
+        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000, 600, 5, 300, 6, 20)
 
 
 def median(values: list[float]) -> float:
