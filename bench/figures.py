@@ -62,7 +62,7 @@ class Sizes:
 
     @classmethod
     def full(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 10, 40)
+        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 8, 30)
 
     @classmethod
     def quick(cls, runs: int = 3) -> Sizes:
