@@ -1,18 +1,18 @@
-"""P1-P5 and P7 of issue 6 (P6: scale.py), each against a baseline measured in the same run."""
+"""P2-P5 and P7 of issue 6, each against a baseline measured in the same run.
+
+P1 is in enqueue.py, P6 in scale.py, P8-P11 (issue 15) in engine.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import statistics
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psutil
 import requests
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.db import transaction
 
 from bench.harness import (
     ReceiverProcess,
@@ -39,6 +39,7 @@ class Figure:
     target: str
     passed: bool | None  # None: for information
     details: list[str] = field(default_factory=list)
+    seconds: float | None = None  # how long the figure took (run.py sets it)
 
 
 @dataclass
@@ -52,14 +53,20 @@ class Sizes:
     p5_commits: int
     p6_rows: int
     p7_deliveries: int
+    # issue 15 (engine.py)
+    p8_events: int
+    p8_baseline_posts: int
+    p9_events: int
+    p10_seconds: float  # of commits at P10_RATE, the outage in the middle
+    p11_events: int  # B's, one every P11_INTERVAL
 
     @classmethod
     def full(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000)
+        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 8, 30)
 
     @classmethod
     def quick(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000)
+        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000, 600, 5, 300, 6, 20)
 
 
 def median(values: list[float]) -> float:
@@ -69,135 +76,6 @@ def median(values: list[float]) -> float:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
-
-
-# --- P1 enqueue -------------------------------------------------------------------------------
-
-
-P1_MIN_RUNS = 9
-
-
-@contextlib.contextmanager
-def untracked() -> Iterator[None]:
-    """The store with the app installed but no model tracked: WEBHOOKS names no order model.
-
-    Settings are read at use and the app follows ``override_settings`` (README, "Settings").
-    """
-    with override_settings(WEBHOOKS={}):
-        yield
-
-
-@contextlib.contextmanager
-def wake_debounce(seconds: float) -> Iterator[None]:
-    """Commits wake the queue at most once per ``seconds`` (``timing.WAKE_DEBOUNCE_SECONDS``)."""
-    from django_webhooks import timing
-
-    kept = timing.WAKE_DEBOUNCE_SECONDS
-    timing.WAKE_DEBOUNCE_SECONDS = seconds
-    try:
-        yield
-    finally:
-        timing.WAKE_DEBOUNCE_SECONDS = kept
-
-
-def p1_enqueue(sizes: Sizes) -> list[Figure]:
-    from django_webhooks import timing
-    from example_project.shop.models import Order
-
-    def one_save(order: Order) -> None:
-        with transaction.atomic():
-            order.status = "paid" if order.status != "paid" else "pending"
-            order.save()
-
-    def configure(subscribers: int | None) -> Order:
-        reset_tables()
-        if subscribers:
-            subscribe([f"http://127.0.0.1:9/hook/{n}" for n in range(subscribers)], ORDER_EVENTS)
-        order = Order.objects.create()
-        for _ in range(20):  # warm the caches (SQL strings, statement cache)
-            one_save(order)
-        return order
-
-    def timed(order: Order) -> float:
-        durations = []
-        for _ in range(sizes.p1_saves):
-            started = time.perf_counter()
-            one_save(order)
-            durations.append(time.perf_counter() - started)
-        return median(durations)
-
-    def queries(order: Order) -> list[str]:
-        # Count the save, not the wake-up that at most one save per debounce period makes.
-        with wake_debounce(math.inf), CaptureQueriesContext(connection) as captured:
-            one_save(order)
-        return [query["sql"] for query in captured.captured_queries]
-
-    configs: list[tuple[str, int | None]] = [
-        ("disconnected", None),
-        ("0 subscribers", 0),
-        ("1 subscriber", 1),
-        ("10 subscribers", 10),
-        ("100 subscribers", 100),
-    ]
-    per_run: dict[str, list[float]] = {label: [] for label, _ in configs}
-    pair_ratios: dict[str, list[float]] = {label: [] for label, _ in configs}
-    counts: dict[str, int] = {}
-    wake_queries = 0
-    # Short blocks, many runs, and each configuration timed right after a baseline block of
-    # its own: this machine's shared cores change pace from one second to the next, and a
-    # ratio of two neighbouring blocks is what such a change moves least.
-    for _run in range(max(sizes.runs, P1_MIN_RUNS)):
-        for label, subscribers in configs:
-            if subscribers:
-                base_block = timed(configure(0))
-                per_run["0 subscribers"].append(base_block)
-            with untracked() if subscribers is None else contextlib.nullcontext():
-                order = configure(subscribers)
-                per_run[label].append(timed(order))
-                counts[label] = len(queries(order))
-            if subscribers:
-                pair_ratios[label].append(per_run[label][-1] / base_block)
-                with wake_debounce(0), CaptureQueriesContext(connection) as captured:
-                    one_save(order)
-                wake_queries = len(captured.captured_queries) - counts[label]
-    reset_tables()
-
-    typical = {label: median(values) for label, values in per_run.items()}
-    bare = typical["disconnected"]
-    details = [
-        f"{label:>16}: median save {typical[label] * 1e3:7.3f} ms "
-        f"(runs: {', '.join(f'{v * 1e3:.3f}' for v in per_run[label])} ms), "
-        f"{counts[label]} queries"
-        for label, _ in configs
-    ]
-    details.append(
-        f"a save that wakes the queue (at most one per {timing.WAKE_DEBOUNCE_SECONDS:g} s per "
-        f"process) adds {wake_queries} quer{'y' if wake_queries == 1 else 'ies'} to the store DB"
-    )
-    figures = []
-    for label in ("1 subscriber", "10 subscribers", "100 subscribers"):
-        ratio = median(pair_ratios[label])
-        figures.append(
-            Figure(
-                f"P1 enqueue, {label}",
-                f"{ratio:.2f}x no subscribers (median of {len(pair_ratios[label])} paired "
-                f"runs: {', '.join(f'{r:.2f}' for r in pair_ratios[label])})"
-                f"; {counts[label] - counts['0 subscribers']:+d} queries",
-                "<= 1.5x, constant queries",
-                ratio <= 1.5 and counts[label] == counts["1 subscriber"],
-            )
-        )
-    figures.append(
-        Figure(
-            "P1 info: 100 subscribers vs app disconnected",
-            f"{typical['100 subscribers'] / bare:.2f}x ({bare * 1e3:.3f} ms, "
-            f"{counts['disconnected']} queries)",
-            "information",
-            None,
-            details,
-        )
-    )
-    return figures
 
 
 # --- throughput (P2, P3) ------------------------------------------------------------------------

@@ -136,15 +136,33 @@ class ReceiverProcess:
     def stats(self) -> dict:
         return self._get("/_stats")
 
-    def wait(self, prefix: str, count: int, timeout: float) -> dict:
-        """Block until ``count`` requests arrived under ``prefix``; their last arrival time."""
+    def wait(self, prefix: str, count: int, timeout: float, *, strict: bool = True) -> dict:
+        """Block until ``count`` requests arrived under ``prefix``; their last arrival time.
+
+        ``prefix`` ``/cap:200``: until ``count`` were answered 200 there. ``strict=False``:
+        the answer, ``reached`` or not, rather than a TimeoutError.
+        """
         answer = self._get(f"/_wait?prefix={prefix}&count={count}&timeout={timeout}", timeout + 5)
-        if not answer["reached"]:
+        if strict and not answer["reached"]:
             raise TimeoutError(f"{answer['count']} of {count} requests to {prefix} in {timeout} s")
         return answer
 
     def arrivals(self, prefix: str) -> list[tuple[str, float]]:
         return [tuple(item) for item in self._get(f"/_arrivals?prefix={prefix}")]
+
+    def answers(self, prefix: str) -> list[tuple[str, float, int]]:
+        """The ``webhook-id``, time and status of each answer given under ``prefix``."""
+        return [tuple(item) for item in self._get(f"/_answers?prefix={prefix}")]
+
+    def fault(
+        self, prefix: str, *, after: float, seconds: float, retry_after: int | None = None
+    ) -> tuple[float, float]:
+        """``prefix`` answers 503 at once from ``after`` s from now for ``seconds``; when."""
+        query = f"/_fault?prefix={prefix}&after={after}&seconds={seconds}"
+        if retry_after is not None:
+            query += f"&retry_after={retry_after}"
+        answer = self._get(query)
+        return answer["from"], answer["until"]
 
     def cpu_seconds(self) -> float:
         times = self.ps.cpu_times()

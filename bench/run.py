@@ -1,4 +1,4 @@
-"""The benchmark of issue 6: a printed report of P1-P7 on each deployment.
+"""The benchmark of issues 6 and 15: a printed report of P1-P11 on each deployment.
 
     bench/run.py                                  # both deployments, full sizes (make bench)
     bench/run.py --deployment sqlite --quick      # one deployment, small sizes
@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ALL = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+ALL = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11"]
+#: Run on the cluster with the engine's defaults; P9 and P10 on one with short RETRY_DELAYS.
+DEFAULT_CLUSTER = {"P2", "P3", "P4", "P5", "P7", "P8", "P11"}
+RETRY_CLUSTER = {"P9", "P10"}
 
 
 def _reachable(port: int) -> bool:
@@ -35,7 +38,7 @@ def _reachable(port: int) -> bool:
 
 
 def run_deployment(args: argparse.Namespace) -> int:
-    from bench import figures, harness, scale
+    from bench import engine, enqueue, harness, scale
     from bench.figures import Figure, Sizes
 
     started = time.monotonic()
@@ -48,56 +51,48 @@ def run_deployment(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"  [{time.monotonic() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
 
+    timings: list[tuple[str, float]] = []
+
+    def step(label: str, make) -> None:
+        progress(label)
+        step_started = time.monotonic()
+        made = make()
+        made = made if isinstance(made, list) else [made]
+        seconds = time.monotonic() - step_started
+        made[0].seconds = seconds
+        timings.append((label, seconds))
+        results.extend(made)
+
     if "P1" in wanted:
-        progress("P1 enqueue")
-        results += figures.p1_enqueue(sizes)
+        step("P1 enqueue", lambda: enqueue.p1_enqueue(sizes))
     if "P6" in wanted:
-        progress("P6 scale")
-        results += scale.p6_scale(sizes)
-    cluster_figures = wanted & {"P2", "P3", "P4", "P5", "P7"}
-    if cluster_figures:
-        receiver = harness.ReceiverProcess()
-        cluster = harness.start_cluster(workers=args.workers)
-        try:
-            if "P5" in wanted:
-                progress("P5 first-attempt latency")
-                results += figures.p5_latency(receiver, sizes)
-            if "P2" in wanted:
-                progress("P2 throughput")
-                results.append(
-                    figures.throughput(
-                        receiver,
-                        cluster,
-                        sizes,
-                        name="P2 throughput, receiver answers at once",
-                        prefix="/fast",
-                        orders=sizes.p2_orders,
-                        baseline_posts=sizes.p2_orders * 10,
-                        target=0.5,
+        step("P6 scale", lambda: scale.p6_scale(sizes))
+    receiver = None
+    try:
+        if wanted & (DEFAULT_CLUSTER | RETRY_CLUSTER):
+            receiver = harness.ReceiverProcess()
+        if wanted & DEFAULT_CLUSTER:
+            cluster = harness.start_cluster(workers=args.workers)
+            try:
+                default_cluster_figures(wanted, step, receiver, cluster, sizes, args.workers)
+            finally:
+                cluster.stop()
+        if wanted & RETRY_CLUSTER:
+            cluster = harness.start_cluster(engine.RETRY_OVERRIDES, workers=args.workers)
+            try:
+                if "P9" in wanted:
+                    step("P9 capacity", lambda: engine.p9_capacity(receiver, sizes, args.workers))
+                for retry_after in (engine.P10_RETRY_AFTER, None) if "P10" in wanted else ():
+                    step(
+                        f"P10 fault, {'with' if retry_after else 'without'} Retry-After",
+                        lambda after=retry_after: engine.p10_fault(
+                            receiver, sizes, args.workers, retry_after=after
+                        ),
                     )
-                )
-            if "P3" in wanted:
-                progress("P3 latency hiding")
-                results.append(
-                    figures.throughput(
-                        receiver,
-                        cluster,
-                        sizes,
-                        name="P3 latency hiding, receiver answers after 50 ms",
-                        prefix="/slow",
-                        orders=sizes.p3_orders,
-                        baseline_posts=sizes.p3_baseline_posts,
-                        target=10,
-                    )
-                )
-            if "P7" in wanted:
-                progress("P7 memory")
-                results.append(figures.p7_memory(receiver, cluster, sizes))
-            if "P4" in wanted:
-                progress("P4 isolation")
-                results.append(figures.p4_isolation(receiver, sizes))
-        finally:
-            cluster.stop()
+            finally:
+                cluster.stop()
+    finally:
+        if receiver is not None:
             receiver.stop()
 
     from django_webhooks.conf import webhook_settings as conf
@@ -111,6 +106,8 @@ def run_deployment(args: argparse.Namespace) -> int:
         f"{conf.CONCURRENCY}, CONCURRENCY_PER_WEBHOOK {conf.CONCURRENCY_PER_WEBHOOK}, TIMEOUT "
         f"{conf.TIMEOUT:g} s; "
         f"{'quick' if args.quick else 'full'} sizes, median of {sizes.runs} runs",
+        f"P9 and P10 on a cluster of their own with RETRY_DELAYS {engine.SHORT_RETRY_DELAYS} "
+        f"(WEBHOOKS_TEST_OVERRIDES) instead of {engine.seconds(conf.RETRY_DELAYS)}",
         "-" * 100,
     ]
     for figure in results:
@@ -118,15 +115,61 @@ def run_deployment(args: argparse.Namespace) -> int:
         lines.append(f"{status:4}  {figure.name:46} {figure.measured}")
         lines.append(f"      {'target':46} {figure.target}")
         lines += [f"      {detail}" for detail in figure.details]
+        if figure.seconds is not None:
+            lines.append(f"      {'took':46} {figure.seconds:.0f} s")
     passed = sum(1 for figure in results if figure.passed)
     failed = sum(1 for figure in results if figure.passed is False)
     lines.append("-" * 100)
+    lines.append("seconds per figure: " + "; ".join(f"{n} {s:.0f}" for n, s in timings))
     lines.append(
         f"{passed} passed, {failed} failed; {args.deployment} took "
         f"{time.monotonic() - started:.0f} s"
     )
     print("\n".join(lines), flush=True)
     return 0
+
+
+def default_cluster_figures(wanted, step, receiver, cluster, sizes, workers: int) -> None:
+    from bench import engine, figures
+
+    if "P5" in wanted:
+        step("P5 first-attempt latency", lambda: figures.p5_latency(receiver, sizes))
+    if "P2" in wanted:
+        step(
+            "P2 throughput",
+            lambda: figures.throughput(
+                receiver,
+                cluster,
+                sizes,
+                name="P2 throughput, receiver answers at once",
+                prefix="/fast",
+                orders=sizes.p2_orders,
+                baseline_posts=sizes.p2_orders * 10,
+                target=0.5,
+            ),
+        )
+    if "P3" in wanted:
+        step(
+            "P3 latency hiding",
+            lambda: figures.throughput(
+                receiver,
+                cluster,
+                sizes,
+                name="P3 latency hiding, receiver answers after 50 ms",
+                prefix="/slow",
+                orders=sizes.p3_orders,
+                baseline_posts=sizes.p3_baseline_posts,
+                target=10,
+            ),
+        )
+    if "P7" in wanted:
+        step("P7 memory", lambda: figures.p7_memory(receiver, cluster, sizes))
+    if "P4" in wanted:
+        step("P4 isolation", lambda: figures.p4_isolation(receiver, sizes))
+    if "P8" in wanted:
+        step("P8 slow receiver", lambda: engine.p8_slow_receiver(receiver, sizes, workers))
+    if "P11" in wanted:
+        step("P11 fairness", lambda: engine.p11_fairness(receiver, sizes, workers))
 
 
 def main() -> int:
