@@ -14,11 +14,14 @@ worker on every host obeys the same one, and moved by the answers (AIMD, as TCP 
   answer much slower than the fastest seen lately (the receiver queues) takes a tenth off;
   only answers to requests sent *after* the last cut count, so the requests already in
   flight with the old limit do not cut it again;
-* never below 1 nor above ``CONCURRENCY_PER_WEBHOOK``.
+* never below 1 nor above ``CONCURRENCY_PER_WEBHOOK``; refused again at 1, the webhook
+  pauses for :data:`FLOOR_PAUSE` (a receiver that is down costs an attempt a second, not one
+  per queued event).
 
 A 429 or 503 with ``Retry-After`` also pauses the webhook (not the others) until then: the
 attempt that got the answer is still a failed attempt on the store's schedule, but the
-queued attempts of that webhook wait instead of spending theirs.
+queued attempts of that webhook wait instead of spending theirs. When the pause ends one
+request goes first, and the limit grows back by slow start up to half of where it was.
 
 The limit, the requests in flight and the pause are shown on the admin's webhook page and
 by ``manage.py webhooks_stats``; switching a webhook back on starts it afresh.
@@ -55,6 +58,8 @@ EDGE_MEMORY = timedelta(seconds=30)
 OVERLOAD_STATUSES = frozenset({429, 503})
 #: The longest pause a Retry-After can ask for.
 MAX_PAUSE = timedelta(hours=1)
+#: The pause of our own when a receiver refuses even one request at a time (no Retry-After).
+FLOOR_PAUSE = timedelta(seconds=1)
 
 
 class Pacing(models.Model):
@@ -108,13 +113,28 @@ def learn(state: Pacing, answers: Iterable[Answer]) -> None:
         queued = answer.succeeded and _queued(state, answer.duration_ms)
         if answer.succeeded:  # a refusal is quick and says nothing of the receiver's pace
             _note_latency(state, answer.duration_ms)
+        paused = False
         if answer.status in OVERLOAD_STATUSES:
             pause = retry_after(answer.retry_after, answer.answered_at)
             if pause is not None and (state.paused_until is None or pause > state.paused_until):
                 state.paused_until = pause
-        if overloaded or queued:
+                paused = True
+        if paused and (state.decreased_at is None or answer.sent_at > state.decreased_at):
+            # As TCP after a timeout: one request first when the pause ends, then slow start
+            # up to half of where it was (a backlog released at once would meet the outage).
+            state.refused_at_limit = state.limit
+            state.threshold = max(1.0, state.limit * OVERLOAD_DECREASE)
+            state.limit = 1.0
+            state.decreased_at = answer.answered_at
+        elif overloaded or queued:
             if state.decreased_at is None or answer.sent_at > state.decreased_at:
                 factor = OVERLOAD_DECREASE if overloaded else LATENCY_DECREASE
+                if overloaded and state.limit <= 1.0:
+                    # Refused even one at a time and no Retry-After: a short pause of our
+                    # own, so that the queued attempts wait instead of spending theirs.
+                    floor_pause = answer.answered_at + FLOOR_PAUSE
+                    if state.paused_until is None or floor_pause > state.paused_until:
+                        state.paused_until = floor_pause
                 if overloaded:
                     state.refused_at_limit = state.limit
                 state.limit = max(1.0, state.limit * factor)

@@ -62,6 +62,8 @@ def test_the_limit_never_goes_below_one_nor_above_the_ceiling(settings):
         pacing.learn(state, [answer(None, at=second, ms=10)])
     assert state.limit == 1
     assert state.slots == 1
+    # Refused again at one a time: a pause of our own, as if it had said Retry-After: 1.
+    assert state.paused_until == T0 + timedelta(seconds=9) + pacing.FLOOR_PAUSE
     state = fresh()
     pacing.learn(state, [answer(at=0.1) for _ in range(100)])
     assert state.limit == 6
@@ -111,6 +113,19 @@ def test_other_answers_neither_grow_nor_cut_the_limit():
     state = fresh()
     pacing.learn(state, [answer(500, at=0.1), answer(404, at=0.2)])
     assert state.limit == pacing.INITIAL_LIMIT
+
+
+def test_after_a_pause_one_request_goes_first_then_slow_start_to_half():
+    state = fresh()
+    state.limit = 40.0
+    pacing.learn(state, [answer(503, at=0.0, ms=2, retry_after="2") for _ in range(5)])
+    assert state.limit == 1
+    assert state.threshold == 20
+    assert state.paused_until == T0 + timedelta(seconds=2)
+    pacing.learn(state, [answer(at=2.1, ms=5)])  # the probe after the pause
+    assert state.limit == 2
+    pacing.learn(state, [answer(at=2.2, ms=5) for _ in range(2)])
+    assert state.limit == 4
 
 
 def test_retry_after_on_429_or_503_pauses_the_webhook():

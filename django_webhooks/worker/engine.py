@@ -35,8 +35,11 @@ from .sending import Prepared, Sent, is_deliverable, pool, prepare, send
 
 logger = logging.getLogger("django_webhooks")
 
-#: How often a busy run looks for new due work even if nothing in flight has finished.
+#: How often a busy run looks for new due work even if nothing in flight has finished: soon
+#: while it has threads free (its wake-up task would wait behind this very run), at leisure
+#: when it has none.
 POLL_SECONDS = 0.25
+POLL_SECONDS_WITH_ROOM = 0.05
 #: How long a run waits for more answers after one came, to record them together.
 LINGER_SECONDS = 0.003
 
@@ -80,10 +83,10 @@ def run(
         free = concurrency - len(in_flight)
         if free > 0 and time.monotonic() < stop_claiming_at:
             # Looking for new events costs a transaction: again at once while it finds some,
-            # else every POLL_SECONDS (events committed meanwhile also wake another task).
+            # else every POLL_SECONDS_WITH_ROOM (their wake-up task may wait behind this run).
             if time.monotonic() >= dispatch_at:
                 dispatched = dispatch_pending(using)
-                dispatch_at = time.monotonic() + (0 if dispatched else POLL_SECONDS)
+                dispatch_at = time.monotonic() + (0 if dispatched else POLL_SECONDS_WITH_ROOM)
             attempts, more_due = claim(free, share, using=using)
             claimed_any = bool(attempts)
             stats.claimed += len(attempts)
@@ -135,7 +138,8 @@ def run(
             if claimed_any:
                 continue
             break
-        done, pending = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        poll = POLL_SECONDS_WITH_ROOM if len(in_flight) < concurrency else POLL_SECONDS
+        done, pending = wait(in_flight, timeout=poll, return_when=FIRST_COMPLETED)
         if done and pending:
             # Answers that come a moment later join this batch: one transaction records them.
             done |= wait(pending, timeout=LINGER_SECONDS, return_when=ALL_COMPLETED)[0]
