@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from .. import wakeup
-from ..models import DeliveryAttempt, Event
+from ..models import DeliveryAttempt, Event, Pacing
 from ..timing import UNCLAIMED_AFTER_SECONDS
 from .engine import run
 from .leases import release_lost_claims
@@ -73,4 +73,19 @@ def next_due(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> date
         .order_by("scheduled_for")
         .values_list("scheduled_for", flat=True)
         .first()
+    )
+
+
+#: Pauses that ended longer ago than this no longer wake anything.
+RECENT_PAUSE = timedelta(minutes=1)
+
+
+def pause_ends(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> list[datetime]:
+    """When the webhooks' recent and coming pauses end (a receiver's Retry-After, pacing):
+    the attempts waiting for one fall due again then."""
+    now = now or timezone.now()
+    return list(
+        Pacing.objects.using(using)
+        .filter(paused_until__gt=now - RECENT_PAUSE)
+        .values_list("paused_until", flat=True)
     )

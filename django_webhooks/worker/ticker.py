@@ -2,9 +2,9 @@
 
 django-q2's scheduler looks at its schedules only every ~30 s and ``async_task`` has no
 delay, so retries are timed here: one thread per host, started in each qcluster worker
-process, of which the one holding a file lock sleeps until the next attempt falls due
-(looking at least twice a second) and wakes the queue for it. Every few seconds it also
-sweeps (:func:`~django_webhooks.worker.tasks.sweep`).
+process, of which the one holding a file lock sleeps until the next attempt falls due or a
+webhook's pause ends (looking at least twice a second) and wakes the queue for it. Every
+few seconds it also sweeps (:func:`~django_webhooks.worker.tasks.sweep`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.utils import timezone
 from .. import wakeup
 from ..process_local import per_process
 from ..timing import REWAKE_AFTER_SECONDS, SWEEP_EVERY_SECONDS, TICK_SECONDS
-from .tasks import newest_due, newest_undispatched, next_due, sweep
+from .tasks import newest_due, newest_undispatched, next_due, pause_ends, sweep
 
 logger = logging.getLogger("django_webhooks")
 
@@ -33,7 +33,7 @@ class Ticker(threading.Thread):
     """Wakes the queue when retries fall due or events wait; sweeps every few seconds.
 
     Every worker process runs one, but only the holder of a per-host, per-database file lock
-    works, so a host costs two small indexed queries a second, however many workers it runs.
+    works, so a host costs a few small indexed queries a second, however many workers it runs.
     """
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -65,10 +65,15 @@ class Ticker(threading.Thread):
             self._last_sweep = now_monotonic
             sweep(using=self.using)
         now = timezone.now()
+        pauses = pause_ends(self.using, now)
         newest = max(
             (
                 moment
-                for moment in (newest_due(self.using, now), newest_undispatched(self.using))
+                for moment in (
+                    newest_due(self.using, now),
+                    newest_undispatched(self.using),
+                    max((end for end in pauses if end <= now), default=None),
+                )
                 if moment is not None
             ),
             default=None,
@@ -79,7 +84,14 @@ class Ticker(threading.Thread):
         if (fresh or stale) and wakeup.wake(using=self.using):
             self._watermark = newest
             self._last_wake = now_monotonic
-        upcoming = next_due(self.using, now)
+        upcoming = min(
+            (
+                moment
+                for moment in (next_due(self.using, now), *(end for end in pauses if end > now))
+                if moment is not None
+            ),
+            default=None,
+        )
         if upcoming is None:
             return TICK_SECONDS
         return min(max((upcoming - now).total_seconds(), 0.01), TICK_SECONDS)
