@@ -187,6 +187,51 @@ class DropNextRequest(Behaviour):
                 return
 
 
+class Capacity(Behaviour):
+    """Room for ``room`` requests at a time (each answered 200 after ``delay``), 503 beyond.
+
+    ``room=None``: no limit (a slow but healthy receiver). ``retry_after``: the header its
+    503s carry, if any. Counts what it saw: the most requests in flight at once (refused ones
+    included, for the moment they are there: a refusal is instant, so a client that sends too
+    many shows in ``refused`` more than in ``peak``), how many it served and how many it refused.
+    One instance is one receiver's capacity: give the same one to every path that shares it.
+    """
+
+    def __init__(self, room: int | None = 3, delay: float = 0.1, retry_after: str = "") -> None:
+        self.room = room
+        self.delay = delay
+        self.retry_after = retry_after
+        self.in_flight = 0
+        self.peak = 0
+        self.served = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def respond(self, handler, receiver) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            refused = self.room is not None and self.in_flight > self.room
+            if refused:
+                self.refused += 1
+                self.in_flight -= 1
+        if refused:
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            Status(503, b"busy", headers).respond(handler, receiver)
+            return
+        stopped = receiver.stopping.wait(self.delay)
+        with self._lock:
+            # Before the answer goes out: the client's next request must find the room free.
+            self.in_flight -= 1
+            self.served += 1
+        if not stopped:
+            Status(200).respond(handler, receiver)
+
+    def figures(self) -> dict[str, int]:
+        with self._lock:
+            return {"peak": self.peak, "served": self.served, "refused": self.refused}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
