@@ -137,3 +137,95 @@ def p1_enqueue(sizes: Sizes) -> list[Figure]:
         )
     )
     return figures
+
+
+def line_count(order: object) -> int:
+    """A status computed from related rows, as a store's "fulfilment" might be."""
+    from example_project.shop.models import OrderItem
+
+    return OrderItem.objects.filter(order=order).count()
+
+
+#: The example's order as a source whose fulfilment status is computed from its lines.
+RELATED_SOURCES = {
+    "order": {
+        "model": "shop.Order",
+        "status_fields": {
+            "fulfillment_status": {
+                "type": "order.fulfillment_status_changed",
+                "value": "bench.enqueue.line_count",
+            },
+        },
+        "related": {"shop.OrderItem": "order"},
+    }
+}
+
+
+def _kind(sql: str) -> str:
+    if "django_webhooks_webhook" in sql:
+        return "listening?"
+    if "django_webhooks_event" in sql or "django_webhooks_objectsequence" in sql:
+        return "event"
+    if 'FROM "shop_order"' in sql or "FROM `shop_order`" in sql:
+        return "source read"
+    if "COUNT(" in sql:
+        return "status's own"
+    return "the write"
+
+
+def p1_related_rows(sizes: Sizes) -> list[Figure]:
+    """What a save of a related row (an order line) costs in queries (issue 13's bound)."""
+    from collections import Counter
+
+    from example_project.shop.models import Order, OrderItem
+
+    def write_lines(order: Order, count: int) -> list[Counter[str]]:
+        """The queries of each of ``count`` line writes in one transaction, by kind."""
+        costs = []
+        with wake_debounce(math.inf), transaction.atomic():
+            for n in range(count):
+                with CaptureQueriesContext(connection) as captured:
+                    OrderItem.objects.create(order=order, sku=f"sku-{n}", name="line")
+                costs.append(Counter(_kind(query["sql"]) for query in captured.captured_queries))
+        return costs
+
+    def measure(sources: dict | None, subscribed: bool) -> list[Counter[str]]:
+        with override_settings(WEBHOOKS={} if sources is None else {"SOURCES": sources}):
+            reset_tables()
+            if subscribed:
+                subscribe(["http://127.0.0.1:9/hook/0"], ["order.fulfillment_status_changed"])
+            write_lines(Order.objects.create(), 3)  # warm the caches
+            return write_lines(Order.objects.create(), 3)
+
+    def spelled(costs: Counter[str]) -> str:
+        return ", ".join(f"{kind} {count}" for kind, count in sorted(costs.items()))
+
+    untracked_costs = measure(None, subscribed=False)
+    nobody = measure(RELATED_SOURCES, subscribed=False)
+    listening = measure(RELATED_SOURCES, subscribed=True)
+    reset_tables()
+    base = sum(untracked_costs[0].values())
+    ours_first = listening[0]["listening?"] + listening[0]["source read"]
+    ours_later = listening[1]["listening?"] + listening[1]["source read"]
+    return [
+        Figure(
+            "P1 related row saved, nobody listening",
+            f"{sum(nobody[0].values()) - base:+d} queries per line write",
+            "<= +1 (issue 13)",
+            sum(nobody[0].values()) - base <= 1,
+            [f"queries per write, app untracked: {base}; tracked: {spelled(nobody[0])}"],
+        ),
+        Figure(
+            "P1 related row saved, a webhook listening",
+            f"+{listening[0]['source read']} source read per source instance and transaction; "
+            f"ours per write: first {ours_first:+d}, later {ours_later:+d} "
+            "(besides the status's own queries and the event when it changes)",
+            "<= +1 per source instance (issue 13) beyond the listening check",
+            listening[0]["source read"] <= 1 and listening[1]["source read"] == 0,
+            [
+                f"first write in the transaction: {spelled(listening[0])}",
+                f"later writes: {spelled(listening[1])}; {spelled(listening[2])}",
+                "the status's own: the store's function, before the first write and after each",
+            ],
+        ),
+    ]

@@ -65,6 +65,7 @@ def run_deployment(args: argparse.Namespace) -> int:
 
     if "P1" in wanted:
         step("P1 enqueue", lambda: enqueue.p1_enqueue(sizes))
+        step("P1 related rows", lambda: enqueue.p1_related_rows(sizes))
     if "P6" in wanted:
         step("P6 scale", lambda: scale.p6_scale(sizes))
     receiver = None
