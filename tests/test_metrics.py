@@ -194,7 +194,10 @@ def test_a_scrape_costs_the_same_queries_whatever_the_log_holds(webhook, api_key
     for _ in range(20):
         Order.objects.create()
     engine.run()
-    assert DeliveryAttempt.objects.count() == 220  # 120 sent, 100 retries of the failed ones
+    # 120 first attempts and the retries of the failed ones (how many: the pace decides; a
+    # receiver that refuses even one at a time pauses its webhook).
+    assert DeliveryAttempt.objects.count() > 120
+    assert DeliveryAttempt.objects.filter(number=2).exists()
     busy = queries()
     assert len(busy) == len(empty) == 7
     tables = {

@@ -84,8 +84,9 @@ def pause_ends(using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> li
     """When the webhooks' recent and coming pauses end (a receiver's Retry-After, pacing):
     the attempts waiting for one fall due again then."""
     now = now or timezone.now()
-    return list(
+    ends = (
         Pacing.objects.using(using)
         .filter(paused_until__gt=now - RECENT_PAUSE)
         .values_list("paused_until", flat=True)
     )
+    return [end for end in ends if end is not None]
