@@ -41,7 +41,7 @@ logger = logging.getLogger("django_webhooks")
 POLL_SECONDS = 0.25
 POLL_SECONDS_WITH_ROOM = 0.05
 #: How long a run waits for more answers after one came, to record them together.
-LINGER_SECONDS = 0.003
+LINGER_SECONDS = 0.01
 
 Status = DeliveryAttempt.Status
 
