@@ -11,7 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.db import connections
+
 from .. import pacing
+from ..conf import webhook_settings
 from ..models import DeliveryAttempt
 from ..pacing import Pacing
 from ..policy import Verdict
@@ -26,8 +29,10 @@ _FIELDS = [
     "latency_floor_ms",
     "paused_until",
 ]
-#: A latency floor that moved less than this share is not worth a write on its own.
+#: A latency floor that moved less than this share (and these milliseconds) is not worth a
+#: write on its own: what it decides (LATENCY_RISE, LATENCY_SLACK_MS) is coarser.
 FLOOR_TOLERANCE = 0.25
+FLOOR_TOLERANCE_MS = 10.0
 
 
 def learn_pace(
@@ -54,11 +59,25 @@ def learn_pace(
                 retry_after=result.retry_after,
             )
         )
-    moved = [
-        webhook_id
-        for webhook_id, theirs in answers.items()
-        if webhook_id not in known or _moves(known[webhook_id], theirs)
-    ]
+    moved: list[int] = []
+    grown: list[tuple[float, int]] = []
+    for webhook_id, theirs in answers.items():
+        before = known.get(webhook_id)
+        if before is None:
+            moved.append(webhook_id)
+            continue
+        after = copy.copy(before)
+        pacing.learn(after, theirs)
+        change = _change(before, after)
+        if change == "grew":
+            # Only grown (all went well): one increment, no locked read, and two workers'
+            # increments both count.
+            grown.append((after.limit - before.limit, webhook_id))
+            known[webhook_id] = after
+        elif change == "moved":
+            moved.append(webhook_id)
+    if grown:
+        _grow(grown, using)
     if not moved:
         return
     # Locked, so that two workers' answers to one webhook both count.
@@ -70,16 +89,38 @@ def learn_pace(
     update_rows(Pacing, rows, _FIELDS, using)
 
 
-def _moves(state: Pacing, answers: list[pacing.Answer]) -> bool:
-    after = copy.copy(state)
-    pacing.learn(after, answers)
-    if any(
-        getattr(after, name) != getattr(state, name)
+def _grow(grown: list[tuple[float, int]], using: str) -> None:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    smaller = "MIN" if connection.vendor == "sqlite" else "LEAST"
+    limit = quote("limit")
+    ceiling = float(max(webhook_settings.CONCURRENCY_PER_WEBHOOK, 1))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(Pacing._meta.db_table)} SET {limit} = {smaller}({limit} + %s, %s) "
+            f"WHERE {quote('webhook_id')} = %s",
+            [(delta, ceiling, webhook_id) for delta, webhook_id in sorted(grown, key=_by_id)],
+        )
+
+
+def _by_id(item: tuple[float, int]) -> int:
+    return item[1]
+
+
+def _change(state: Pacing, after: Pacing) -> str:
+    """ "same", "grew" (only the limit, upwards) or "moved" (anything else)."""
+    changed = {
+        name
         for name in _FIELDS
-        if name != "latency_floor_ms"
-    ):
-        return True
+        if name != "latency_floor_ms" and getattr(after, name) != getattr(state, name)
+    }
     before, now = state.latency_floor_ms, after.latency_floor_ms
     if before is None or now is None:
-        return before != now
-    return abs(now - before) > before * FLOOR_TOLERANCE
+        floor_moved = before != now
+    else:
+        floor_moved = abs(now - before) > max(before * FLOOR_TOLERANCE, FLOOR_TOLERANCE_MS)
+    if floor_moved or changed - {"limit"}:
+        return "moved"
+    if changed:
+        return "grew" if after.limit > state.limit else "moved"
+    return "same"
