@@ -246,10 +246,11 @@ def test_a_claim_is_three_statements_and_loads_what_sending_needs(
     if not returning:
         monkeypatch.setattr(rows, "_returns_from_update", lambda connection: False)
     webhook = _due(api_key, 3)
-    claims.claim(1)  # the first claim for the webhook also creates its pacing row
+    share = claims.RunShare(threads=10)
+    claims.claim(1, share)  # a run's first claim for the webhook also makes its pacing row
     claims._events.clear()
     with CaptureQueriesContext(connection) as captured:
-        claimed, _ = claims.claim(10)
+        claimed, _ = claims.claim(10, share)
     statements = [
         query["sql"]
         for query in captured.captured_queries
@@ -277,3 +278,47 @@ def test_a_claim_is_three_statements_and_loads_what_sending_needs(
         1,
         leases.claimant(),
     )
+
+
+@pytest.mark.django_db
+def test_a_claim_the_database_broke_off_loses_nothing_in_flight(
+    api_key, woken, http_mock, monkeypatch
+):
+    from django.db import OperationalError
+
+    _due(api_key, 6)
+    http_mock.post(URL, status=200)
+    real_claim, calls = engine.claim, []
+
+    def claim_that_deadlocks_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("deadlock detected")
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "claim", claim_that_deadlocks_once)
+    stats = engine.run()
+    assert len(calls) > 2  # it went on claiming after the failure
+    assert stats.succeeded == 6
+    assert not DeliveryAttempt.objects.exclude(status=Status.SUCCEEDED).exists()
+
+
+@pytest.mark.django_db
+def test_outcomes_the_database_broke_off_are_recorded_on_a_second_try(
+    api_key, woken, http_mock, monkeypatch
+):
+    from django.db import OperationalError
+
+    _due(api_key, 3)
+    http_mock.post(URL, status=200)
+    real_record, calls = engine.record_outcomes, []
+
+    def record_that_deadlocks_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "record_outcomes", record_that_deadlocks_once)
+    assert engine.run().succeeded == 3
+    assert DeliveryAttempt.objects.filter(status=Status.SUCCEEDED).count() == 3

@@ -106,7 +106,9 @@ def claim(
             .select_for_update(skip_locked=True)
             .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * free, 16))]
         )
-        paced = _paced({webhook for _, webhook in candidates if webhook is not None}, using)
+        paced = _paced(
+            {webhook for _, webhook in candidates if webhook is not None}, using, share.known
+        )
         room: dict[int, int] = {}
         for webhook_id, (pacing, in_flight, _) in paced.items():
             share.known[webhook_id] = pacing
@@ -133,22 +135,24 @@ def claim(
     return attempts, more
 
 
-def _paced(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:
+def _paced(
+    webhook_ids: set[int], using: str, known: dict[int, Pacing]
+) -> dict[int, tuple[Pacing, int, int]]:
     """Per webhook: its pacing (locked; ``.webhook`` with its key loaded), its requests in
     flight everywhere, its key's id."""
     if not webhook_ids:
         return {}
-    found = _locked_pacing(webhook_ids, using)
-    missing = webhook_ids - found.keys()
-    if missing:
-        # First claim for these webhooks (or after a reset): they start at the initial limit.
-        existing = Webhook.objects.using(using).filter(pk__in=missing).values_list("pk", flat=True)
+    unseen = webhook_ids - known.keys()
+    if unseen:
+        # A webhook this run has not claimed for may have no row yet (its first claim, or
+        # after a reset): made before any is locked, so that all are locked in one statement
+        # in id order, as every other transaction locks them (any other order can deadlock).
+        existing = Webhook.objects.using(using).filter(pk__in=unseen).values_list("pk", flat=True)
         Pacing.objects.using(using).bulk_create(
             [Pacing(webhook_id=webhook_id) for webhook_id in sorted(existing)],
             ignore_conflicts=True,
         )
-        found |= _locked_pacing(missing, using)
-    return found
+    return _locked_pacing(webhook_ids, using)
 
 
 def _locked_pacing(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import timezone
 
 from ..conf import webhook_settings
@@ -40,6 +40,10 @@ logger = logging.getLogger("django_webhooks")
 #: when it has none.
 POLL_SECONDS = 0.25
 POLL_SECONDS_WITH_ROOM = 0.05
+#: How often a batch of outcomes, or a claim in a row with nothing in flight, is tried
+#: before the run gives up (the ticker wakes the work again; leases recover the rest).
+RECORD_TRIES = 3
+CLAIM_TRIES = 5
 #: How long a run waits for more answers after one came, to record them together.
 LINGER_SECONDS = 0.01
 
@@ -62,6 +66,29 @@ def cancel(attempts: list[DeliveryAttempt], reason: str, *, using: str) -> None:
     )
 
 
+def _record(finished: list[Sent], using: str, share: RunShare) -> Counter[Verdict]:
+    """record_outcomes, tried again when the database broke a deadlock or lost the
+    connection: the answers are in memory only, and a lost record sends them again."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            return record_outcomes(finished, using=using, known=share.known)
+        except DatabaseError:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            logger.warning("Recording outcomes failed; trying again.", exc_info=True)
+            _drop_if_broken(using)
+            time.sleep(0.05 * (attempt + 1))  # let the transaction that won finish
+    raise AssertionError("unreachable")
+
+
+def _drop_if_broken(using: str) -> None:
+    """Close a connection that no longer works, so that the next query opens a new one."""
+    connection = connections[using]
+    in_use = connection.connection is not None and not connection.in_atomic_block
+    if in_use and not connection.is_usable():
+        connection.close()
+
+
 def run(
     *,
     using: str = DEFAULT_DB_ALIAS,
@@ -78,8 +105,9 @@ def run(
     stop_claiming_at = time.monotonic() + budget
     more_due, asked_for_help = False, False
     dispatch_at = 0.0
+    claim_failures = 0
     while True:
-        claimed_any = False
+        claimed_any = failed_claim = False
         free = concurrency - len(in_flight)
         if free > 0 and time.monotonic() < stop_claiming_at:
             # Looking for new events costs a transaction: again at once while it finds some,
@@ -87,8 +115,22 @@ def run(
             if time.monotonic() >= dispatch_at:
                 dispatched = dispatch_pending(using)
                 dispatch_at = time.monotonic() + (0 if dispatched else POLL_SECONDS_WITH_ROOM)
-            attempts, more_due = claim(free, share, using=using)
-            claimed_any = bool(attempts)
+            try:
+                attempts, more_due = claim(free, share, using=using)
+            except DatabaseError:
+                # A deadlock the database broke, a connection that dropped: what is in flight
+                # must still be recorded (else its lease runs out and it goes twice).
+                claim_failures += 1
+                if claim_failures >= CLAIM_TRIES and not in_flight:
+                    raise  # the database is away: the ticker wakes the work up again
+                logger.warning("Claiming failed; trying again shortly.", exc_info=True)
+                _drop_if_broken(using)
+                time.sleep(POLL_SECONDS_WITH_ROOM)
+                failed_claim = True
+                attempts, more_due = [], False
+            claimed_any = bool(attempts) or failed_claim
+            if not failed_claim:
+                claim_failures = 0
             stats.claimed += len(attempts)
             now = timezone.now()
             undeliverable = [a for a in attempts if not is_deliverable(a.webhook)]
@@ -150,7 +192,7 @@ def run(
             finished.append(future.result())
         if finished:
             stats.sent += len(finished)
-            verdicts = record_outcomes(finished, using=using, known=share.known)
+            verdicts = _record(finished, using, share)
             stats.verdicts.update(verdicts)
             stats.succeeded += verdicts[Verdict.SUCCEEDED]
             stats.failed += len(finished) - verdicts[Verdict.SUCCEEDED]

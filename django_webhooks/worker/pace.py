@@ -76,14 +76,25 @@ def learn_pace(
             known[webhook_id] = after
         elif change == "moved":
             moved.append(webhook_id)
-    if grown:
-        _grow(grown, using)
     if not moved:
+        if grown:
+            _grow(grown, using)
         return
-    # Locked, so that two workers' answers to one webhook both count.
-    rows = list(Pacing.objects.using(using).select_for_update().filter(pk__in=moved).order_by("pk"))
+    # Locked, so that two workers' answers to one webhook both count; all of the batch's rows
+    # in one statement in id order, as a claim locks them (any other order can deadlock).
+    growth = {webhook_id: delta for delta, webhook_id in grown}
+    ceiling = float(max(webhook_settings.CONCURRENCY_PER_WEBHOOK, 1))
+    rows = list(
+        Pacing.objects.using(using)
+        .select_for_update()
+        .filter(pk__in=[*moved, *growth])
+        .order_by("pk")
+    )
     for row in rows:
-        pacing.learn(row, answers[row.pk])
+        if row.pk in growth:
+            row.limit = min(ceiling, row.limit + growth[row.pk])
+        else:
+            pacing.learn(row, answers[row.pk])
         known[row.pk] = row
     # A webhook without a row (reset, or deleted meanwhile) starts afresh at its next claim.
     update_rows(Pacing, rows, _FIELDS, using)
