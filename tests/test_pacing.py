@@ -235,7 +235,7 @@ def test_switching_a_webhook_back_on_starts_its_pace_afresh(api_key):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-read"])
-def test_a_claim_is_three_statements_and_loads_what_sending_needs(
+def test_a_claim_is_four_statements_and_loads_what_sending_needs(
     api_key, woken, monkeypatch, returning
 ):
     from django.db import connection
@@ -256,11 +256,13 @@ def test_a_claim_is_three_statements_and_loads_what_sending_needs(
         for query in captured.captured_queries
         if not query["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"))
     ]
-    # Due rows, pacing (with webhooks and keys), UPDATE (RETURNING), [the attempts], events.
-    assert len(statements) == 3 + (not returning) + 1
+    # Due rows, pacing locked (with webhooks and keys), in flight counted after the lock,
+    # UPDATE (RETURNING), [the attempts], events.
+    assert len(statements) == 4 + (not returning) + 1
     assert "pacing" in statements[1]
-    assert statements[2].startswith("UPDATE")
-    assert ("RETURNING" in statements[2]) is returning
+    assert "COUNT" in statements[2]
+    assert statements[3].startswith("UPDATE")
+    assert ("RETURNING" in statements[3]) is returning
     assert [attempt.status for attempt in claimed] == [Status.SENDING] * 2
     assert [attempt.claims for attempt in claimed] == [1, 1]
     assert all(attempt.lease_expires_at > attempt.started_at for attempt in claimed)

@@ -3,9 +3,10 @@
 A claim takes due attempts with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them sending
 with a lease of ``TIMEOUT`` + a margin, so two workers never send the same attempt; it takes
 no more for a webhook than its learned limit has room for (:mod:`django_webhooks.pacing`),
-and no more for one API key than its share of the run. Three statements in one transaction:
-the due rows, their webhooks' pacing (locked) with the webhooks and keys, and one
-``UPDATE … RETURNING`` that marks them and reads them back (where the database has it).
+and no more for one API key than its share of the run. Four statements in one transaction:
+the due rows, their webhooks' pacing (locked) with the webhooks and keys, the requests in
+flight to them, and one ``UPDATE … RETURNING`` that marks them and reads them back (where the
+database has it).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import Count, F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 from django.utils import timezone
 
 from ..models import DeliveryAttempt, Event, Webhook
@@ -156,24 +156,29 @@ def _paced(
 
 
 def _locked_pacing(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing, int, int]]:
-    in_flight = (
-        DeliveryAttempt.objects.using(using)
-        .filter(webhook_id=OuterRef("webhook_id"), status=Status.SENDING)
-        .order_by()
-        .values("webhook_id")
-        .annotate(count=Count("id"))
-        .values("count")
-    )
-    rows = (
+    rows = list(
         Pacing.objects.using(using)
         .filter(webhook_id__in=webhook_ids)
         .select_related("webhook__api_key")
         .only(*_PACING_FIELDS, *(f"webhook__{name}" for name in _WEBHOOK_FIELDS))
-        .annotate(in_flight=Coalesce(Subquery(in_flight), 0))
         .select_for_update(of=("self",))
         .order_by("webhook_id")
     )
-    return {row.webhook_id: (row, row.in_flight, row.webhook.api_key_id) for row in rows}
+    # Counted in a statement of its own, after the locks are held: a statement that waited for
+    # a lock still reads what was committed before it began (READ COMMITTED), so a count taken
+    # with the lock would miss what the claim that held it just marked sending.
+    in_flight = dict(
+        DeliveryAttempt.objects.using(using)
+        .filter(webhook_id__in=[row.webhook_id for row in rows], status=Status.SENDING)
+        .values("webhook_id")
+        .annotate(count=Count("id"))
+        .values_list("webhook_id", "count")
+        .order_by()
+    )
+    return {
+        row.webhook_id: (row, in_flight.get(row.webhook_id, 0), row.webhook.api_key_id)
+        for row in rows
+    }
 
 
 def _mark_sending(
