@@ -6,10 +6,16 @@ classes and, for updates, build a CASE WHEN per field and row; on Django 5.2 ``b
 also splits SQLite inserts at 999 parameters (a statement per ~50 attempts), though SQLite
 takes far more. Here the SQL for a shape is built once per process, values of plain types go
 to the driver as they are, and one statement carries as many rows as the database allows.
+
+On PostgreSQL an insert sends one array per column (``INSERT … SELECT * FROM unnest(…)``)
+rather than a placeholder per value: psycopg's client-side binding, which Django uses,
+parses the whole statement for placeholders on every execution, and for 2,000 attempts
+(~34,000 placeholders) that took 150 ms of CPU against 53 ms with arrays.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeAlias
@@ -41,6 +47,14 @@ def insert_rows(model: type[Model], rows: Sequence[Model], using: str) -> None:
         per_statement = max(limit // len(insert_fields(model)), 1)
     columns = _columns(model, tuple(field.name for field in insert_fields(model)))
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = _values(rows, columns, connection)
+            width = len(columns)
+            cursor.execute(
+                _unnest_insert_sql(model, using),
+                [values[start::width] for start in range(width)],
+            )
+            return
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             cursor.execute(
@@ -144,6 +158,24 @@ def insert_sql(model: type[Model], using: str, count: int) -> str:
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
         [row] * count
+    )
+
+
+_WITHOUT_LENGTH = re.compile(r"\(.*?\)")
+
+
+@lru_cache(maxsize=64)
+def _unnest_insert_sql(model: type[Model], using: str) -> str:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = insert_fields(model)
+    columns = ", ".join(quote(column(model, field.name)) for field in fields)
+    # The arrays are cast to the columns' types without their lengths: varchar(n) as a cast
+    # would cut a value that is too long, where the column's own check refuses it.
+    types = [_WITHOUT_LENGTH.sub("", field.db_type(connection) or "text") for field in fields]
+    arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
     )
 
 
