@@ -174,9 +174,7 @@ def _unnest_insert_sql(model: type[Model], using: str) -> str:
     # would cut a value that is too long, where the column's own check refuses it.
     types = [_WITHOUT_LENGTH.sub("", field.db_type(connection) or "text") for field in fields]
     arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
-    return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
-    )
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
 
 
 def column(model: type[Model], name: str) -> str:

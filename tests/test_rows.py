@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 AWKWARD_TEXT = [
     "",
-    'quote " and \' apostrophe',
+    "quote \" and ' apostrophe",
     "back\\slash, comma, {braces}, NULL",
     "ünïcødé ✓ — and a\nnewline\tand tab",
 ]
