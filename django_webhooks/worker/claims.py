@@ -47,8 +47,9 @@ Status = DeliveryAttempt.Status
 class RunShare:
     """What one delivery run holds, so that its claims stay fair and skip what cannot go.
 
-    ``held_by_key``: requests in flight per API key in this run; no key may hold more than
-    :data:`KEY_SHARE` of the run's threads, so one key's slow receivers cannot take them all.
+    ``held_by_key``: sending threads per API key in this run (a thread may send a fast
+    receiver several attempts in turn); no key may hold more than :data:`KEY_SHARE` of the
+    run's threads, so one key's slow receivers cannot take them all.
     ``known``: the pacing each webhook had when this run last claimed for it.
     ``skip``: webhooks not worth looking at again until the monotonic time given (paused,
     or at their limit when last seen).
@@ -133,6 +134,23 @@ def claim(
         attempts = _mark_sending(picked, paced, now, using)
     _attach_events(attempts, using)
     return attempts, more
+
+
+def give_back(attempts: list[DeliveryAttempt], *, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Put claimed attempts that were not sent back to be claimed again, their claim not
+    counted (it is no loss: :data:`timing.MAX_CLAIMS`)."""
+    return (
+        DeliveryAttempt.objects.using(using)
+        .filter(pk__in=[attempt.pk for attempt in attempts], status=Status.SENDING)
+        .filter(claimed_by=claimant())
+        .update(
+            status=Status.SCHEDULED,
+            started_at=None,
+            lease_expires_at=None,
+            claimed_by="",
+            claims=F("claims") - 1,
+        )
+    )
 
 
 def _paced(

@@ -1,14 +1,16 @@
 """One delivery run: claim due attempts, send them side by side, record the outcomes.
 
-One run (one django-q2 task) keeps up to ``CONCURRENCY`` requests in flight on a thread
-pool; to each webhook no more than its learned limit allows, counted over every worker
-(:mod:`django_webhooks.pacing`: it grows while the receiver answers well and fast and shrinks
-at once when it does not, up to ``CONCURRENCY_PER_WEBHOOK``), and to one API key's webhooks
-no more than half the run's threads, so a receiver that never answers holds a thread or
-two, not the worker, and one key's slow receivers cannot delay another key's deliveries.
-Attempts are claimed only when a thread is free to send them at once, which is what lets a
-short lease (``TIMEOUT`` + a margin) detect a worker that died mid-flight. Outcomes are
-written in batches, one transaction per batch.
+One run (one django-q2 task) keeps up to ``CONCURRENCY`` threads sending, a request each
+or, to a receiver that answers within milliseconds, a few of its attempts in turn
+(:func:`.sending.in_turn`); to each webhook no more than its learned limit allows, counted
+over every worker (:mod:`django_webhooks.pacing`: it grows while the receiver answers well
+and fast and shrinks at once when it does not, up to ``CONCURRENCY_PER_WEBHOOK``), and to
+one API key's webhooks no more than half the run's threads, so a receiver that never
+answers holds a thread or two, not the worker, and one key's slow receivers cannot delay
+another key's deliveries. Attempts are claimed only when a thread is free to send them
+within a second (a turn's budget), which is what lets a short lease (``TIMEOUT`` + a
+margin) detect a worker that died mid-flight. Outcomes are written in batches, one
+transaction per batch.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from ..exceptions import HeadersUnreadable
 from ..models import DeliveryAttempt
 from ..policy import Verdict
 from ..timing import RUN_BUDGET_SECONDS
-from .claims import RunShare, claim
+from .claims import RunShare, claim, give_back
 from .dispatch import dispatch_pending
 from .outcomes import record_outcomes
-from .sending import Prepared, Sent, is_deliverable, pool, prepare, send
+from .sending import Prepared, Sent, in_turn, is_deliverable, pool, prepare, send_in_turn
 
 logger = logging.getLogger("django_webhooks")
 
@@ -99,7 +101,9 @@ def run(
     stats = RunStats()
     concurrency = max(webhook_settings.CONCURRENCY, 1)
     threads = pool(concurrency)
-    in_flight: dict[Future[Sent], Prepared] = {}
+    # Each future is a thread sending one webhook's attempts in turn (often just one:
+    # sending.in_turn); CONCURRENCY and the keys' shares count threads.
+    in_flight: dict[Future[tuple[list[Sent], list[Prepared]]], list[Prepared]] = {}
     share = RunShare(threads=concurrency)
     bodies: dict[tuple[str, str] | int, bytes] = {}
     stop_claiming_at = time.monotonic() + budget
@@ -142,6 +146,7 @@ def run(
                 )
                 stats.cancelled += len(undeliverable)
             unrenderable, unreadable = [], []
+            by_webhook: dict[int, list[Prepared]] = {}
             for attempt in attempts:
                 if attempt in undeliverable:
                     continue
@@ -159,8 +164,14 @@ def run(
                     logger.exception("Cannot render event %s; not sent.", attempt.event_id)
                     unrenderable.append(attempt)
                     continue
-                in_flight[threads.submit(send, prepared)] = prepared
-                share.started(attempt)
+                by_webhook.setdefault(attempt.webhook_id or 0, []).append(prepared)
+            for webhook_id, prepared_for_it in by_webhook.items():
+                known = share.known.get(webhook_id)
+                size = in_turn(known.latency_floor_ms if known else None)
+                for start in range(0, len(prepared_for_it), size):
+                    batch = prepared_for_it[start : start + size]
+                    in_flight[threads.submit(send_in_turn, batch)] = batch
+                    share.started(batch[0].attempt)
             if unrenderable:
                 cancel(
                     unrenderable, "The payload could not be rendered (see the log).", using=using
@@ -185,11 +196,15 @@ def run(
         if done and pending:
             # Answers that come a moment later join this batch: one transaction records them.
             done |= wait(pending, timeout=LINGER_SECONDS, return_when=ALL_COMPLETED)[0]
-        finished = []
+        finished, unsent = [], []
         for future in done:
-            prepared = in_flight.pop(future)
-            share.finished(prepared.attempt)
-            finished.append(future.result())
+            batch = in_flight.pop(future)
+            share.finished(batch[0].attempt)
+            sent, not_sent = future.result()
+            finished += sent
+            unsent += [prepared.attempt for prepared in not_sent]
+        if unsent:
+            give_back(unsent, using=using)
         if finished:
             stats.sent += len(finished)
             verdicts = _record(finished, using, share)

@@ -1,7 +1,15 @@
-"""One attempt's request: its body, its signed headers, and the POST itself."""
+"""One attempt's request: its body, its signed headers, and the POST itself.
+
+A receiver that answers within milliseconds gets a webhook's claimed attempts one after the
+other from one thread (:func:`in_turn`), on one kept-alive connection, as a plain loop would
+send them: a hundred threads taking a request each spend more on waking each other and on
+the interpreter's lock than on the requests (the P2 benchmark, docs/performance.md). A slow
+receiver gets a thread per request, so that hundreds can be in flight.
+"""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +22,14 @@ from ..models import DeliveryAttempt, Webhook
 from ..observability import hooks
 from ..process_local import per_process
 from ..transport import Result, get_transport
+
+#: One thread's run of a webhook's attempts is planned to take about this long at the
+#: receiver's usual speed (its learned latency floor), and holds at most IN_TURN_MOST.
+IN_TURN_PLANNED_SECONDS = 0.1
+IN_TURN_MOST = 8
+#: No request of a run is started later than this after its first: with TIMEOUT, the last
+#: one ends well inside the lease (TIMEOUT + LEASE_MARGIN_SECONDS).
+IN_TURN_BUDGET_SECONDS = 1.0
 
 
 @dataclass
@@ -89,3 +105,32 @@ def send(prepared: Prepared) -> Sent:
         allow_private=webhook_settings.ALLOW_PRIVATE_DESTINATIONS,
     )
     return Sent(prepared=prepared, result=result, finished_at=timezone.now())
+
+
+def in_turn(latency_floor_ms: float | None) -> int:
+    """How many of one webhook's attempts one thread sends one after the other (1: each
+    its own thread): by how fast its receiver usually answers; 1 while that is not known."""
+    if latency_floor_ms is None:
+        return 1
+    planned = IN_TURN_PLANNED_SECONDS * 1000 / max(latency_floor_ms, 1.0)
+    return max(1, min(IN_TURN_MOST, int(planned)))
+
+
+def send_in_turn(batch: list[Prepared]) -> tuple[list[Sent], list[Prepared]]:
+    """Send ``batch`` one after the other; what was sent, and what was not.
+
+    The run stops at the first answer that is not a success (the next would most likely fare
+    no better, and each spends one of the store's attempts) and once IN_TURN_BUDGET_SECONDS
+    have passed; what it did not send goes back to be claimed again, its attempt unspent.
+    """
+    started = time.monotonic()
+    success = webhook_settings.SUCCESS_STATUS_CODES
+    sent: list[Sent] = []
+    for index, prepared in enumerate(batch):
+        if sent and (
+            sent[-1].result.status not in success
+            or time.monotonic() - started > IN_TURN_BUDGET_SECONDS
+        ):
+            return sent, batch[index:]
+        sent.append(send(prepared))
+    return sent, []
