@@ -146,7 +146,7 @@ def default_cluster_figures(wanted, step, receiver, cluster, sizes, workers: int
                 prefix="/fast",
                 orders=sizes.p2_orders,
                 baseline_posts=sizes.p2_orders * 10,
-                target=0.5,
+                target=1.0,
             ),
         )
     if "P3" in wanted:
