@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from django_webhooks import pacing
 from django_webhooks.models import DeliveryAttempt, Pacing, Webhook
@@ -324,3 +325,25 @@ def test_outcomes_the_database_broke_off_are_recorded_on_a_second_try(
     monkeypatch.setattr(engine, "record_outcomes", record_that_deadlocks_once)
     assert engine.run().succeeded == 3
     assert DeliveryAttempt.objects.filter(status=Status.SUCCEEDED).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_window_full_of_webhooks_without_room_does_not_hide_the_others(
+    api_key, woken, monkeypatch
+):
+    # A dead receiver's backlog, due first, fills the claim's whole window: its webhook is
+    # at its limit, and the attempts behind the window are another webhook's.
+    monkeypatch.setattr(claims, "CLAIM_WINDOW", 16)
+    dead = _due(api_key, 20)
+    Pacing.objects.create(webhook=dead, limit=1.0)
+    claims.claim(1)  # its one request in flight
+    other = Webhook.objects.create(api_key=api_key, url=URL + "/2", events=["order.created"])
+    earlier = timezone.now() - timedelta(minutes=1)
+    DeliveryAttempt.objects.filter(webhook=dead).update(scheduled_for=earlier)  # due first
+    for _ in range(3):
+        Order.objects.create()
+    dispatch.dispatch_pending()
+    behind = DeliveryAttempt.objects.filter(webhook=other, status=Status.SCHEDULED)
+    assert behind.count() == 3
+    claimed, _ = claims.claim(8)
+    assert sorted(attempt.webhook_id for attempt in claimed) == [other.pk] * 3

@@ -6,7 +6,8 @@ no more for a webhook than its learned limit has room for (:mod:`django_webhooks
 and no more for one API key than its share of the run. Four statements in one transaction:
 the due rows, their webhooks' pacing (locked) with the webhooks and keys, the requests in
 flight to them, and one ``UPDATE … RETURNING`` that marks them and reads them back (where the
-database has it).
+database has it). When the window of due rows it looked at was filled by webhooks without
+room (a dead receiver's backlog), a second transaction looks past them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,22 @@ def claim(
     """
     now = now or timezone.now()
     share = share or RunShare(threads=free)
+    attempts, more, crowded = _claim_once(free, share, using, now, Counter())
+    if crowded:
+        # The window was filled by webhooks with no room (a dead receiver's backlog): they
+        # are in share.skip now, so a second look sees past them.
+        held = Counter(a.webhook.api_key_id for a in attempts if a.webhook is not None)
+        beyond, more, _ = _claim_once(free - len(attempts), share, using, now, held)
+        attempts += beyond
+    return attempts, more
+
+
+def _claim_once(
+    free: int, share: RunShare, using: str, now: datetime, held: Counter[int]
+) -> tuple[list[DeliveryAttempt], bool, bool]:
+    """One claim transaction; also says whether its window was crowded: full, and not all
+    of ``free`` taken because webhooks in it had no room."""
+    window = min(CLAIM_WINDOW, max(4 * free, 16))
     with transaction.atomic(using=using):
         candidates = list(
             DeliveryAttempt.objects.using(using)
@@ -105,7 +122,7 @@ def claim(
             .exclude(webhook_id__in=share.skipped())
             .order_by("scheduled_for")
             .select_for_update(skip_locked=True)
-            .values_list("id", "webhook_id")[: min(CLAIM_WINDOW, max(4 * free, 16))]
+            .values_list("id", "webhook_id")[:window]
         )
         paced = _paced(
             {webhook for _, webhook in candidates if webhook is not None}, using, share.known
@@ -115,10 +132,11 @@ def claim(
             share.known[webhook_id] = pacing
             room[webhook_id] = 0 if pacing.is_paused(now) else pacing.slots - in_flight
         picked: list[int] = []
-        more = False
-        held_by_key = Counter(share.held_by_key)
+        more = passed_over = False
+        held_by_key = share.held_by_key + held
         for attempt_id, webhook_id in candidates:
             if webhook_id is not None and room.get(webhook_id, 0) <= 0:
+                passed_over = True
                 continue  # no other worker may send it either (or it was deleted just now)
             key_id = None if webhook_id is None else paced[webhook_id][2]
             if len(picked) >= free or (key_id is not None and held_by_key[key_id] >= share.key_cap):
@@ -129,11 +147,12 @@ def claim(
                 held_by_key[key_id] += 1
             picked.append(attempt_id)
         _skip_full(share, paced, room, now)
+        crowded = passed_over and len(candidates) == window and len(picked) < free
         if not picked:
-            return [], more
+            return [], more, crowded
         attempts = _mark_sending(picked, paced, now, using)
     _attach_events(attempts, using)
-    return attempts, more
+    return attempts, more, crowded
 
 
 def give_back(attempts: list[DeliveryAttempt], *, using: str = DEFAULT_DB_ALIAS) -> int:
