@@ -96,8 +96,17 @@ def test_a_run_starts_no_request_after_its_budget(api_key, woken, http_mock, mon
     webhook = _due(api_key, 3, latency_floor_ms=1.0)
     monkeypatch.setattr(sending, "IN_TURN_BUDGET_SECONDS", -1.0)  # spent after the first
     seen = _threads_that_sent(http_mock, [])
+    given_back: list[int] = []
+    real_give_back = engine.give_back
+
+    def recording_give_back(attempts, **kwargs):
+        given_back.append(len(attempts))
+        return real_give_back(attempts, **kwargs)
+
+    monkeypatch.setattr(engine, "give_back", recording_give_back)
     assert engine.run().succeeded == 3
-    # Each run sent one and gave two back: three runs of one, each claimed anew.
+    # Each turn sent one and gave the rest back, claimed anew by the next turn.
+    assert given_back == [2, 1]
     assert len(seen) == 3
     assert set(
         DeliveryAttempt.objects.filter(webhook=webhook).values_list("claims", flat=True)

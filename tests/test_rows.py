@@ -82,7 +82,7 @@ def test_many_rows_go_in_one_statement_where_the_database_takes_them(webhook):
     if connection.vendor == "postgresql":
         assert len(inserts) == 1
         assert "unnest(" in inserts[0]["sql"]  # one array per column, not a value each
-        assert inserts[0]["sql"].count("%s") + inserts[0]["sql"].count("$") < 50
+        assert "VALUES" not in inserts[0]["sql"]
     else:
         assert len(inserts) >= 1
 
