@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from django_webhooks.models import DeliveryAttempt, Pacing, Webhook
-from django_webhooks.worker import dispatch, engine, sending
+from django_webhooks.worker import claims, dispatch, engine, sending
 from example_project.shop.models import Order
 
 URL = "https://receiver.example.com/hook"
@@ -18,7 +18,8 @@ Status = DeliveryAttempt.Status
 
 
 @pytest.mark.parametrize(
-    ("floor_ms", "size"), [(None, 1), (0.02, 8), (1.0, 8), (20.0, 5), (50.0, 2), (300.0, 1)]
+    ("floor_ms", "size"),
+    [(None, 1), (0.02, 32), (1.0, 32), (4.0, 25), (20.0, 5), (50.0, 2), (300.0, 1)],
 )
 def test_how_many_go_in_turn_follows_the_receivers_usual_speed(floor_ms, size):
     assert sending.in_turn(floor_ms) == size
@@ -111,6 +112,20 @@ def test_a_run_starts_no_request_after_its_budget(api_key, woken, http_mock, mon
     assert set(
         DeliveryAttempt.objects.filter(webhook=webhook).values_list("claims", flat=True)
     ) == {1}
+
+
+@pytest.mark.django_db
+def test_a_claim_counts_threads_and_takes_a_turn_for_each(api_key, woken):
+    fast = _due(api_key, 20, latency_floor_ms=20.0)  # 5 in turn; room for 16 (its limit)
+    claimed, more = claims.claim(2, claims.RunShare(threads=8))
+    assert [attempt.webhook_id for attempt in claimed] == [fast.pk] * 10
+    assert more is True  # 10 left, with room for 6: another worker could take them
+    DeliveryAttempt.objects.update(status=Status.SCHEDULED, claims=0)
+    Pacing.objects.filter(webhook=fast).update(limit=64.0)
+    # The key's share counts threads too: half of 2 is one thread, one turn of 5.
+    claimed, more = claims.claim(2, claims.RunShare(threads=2))
+    assert len(claimed) == 5
+    assert more is True
 
 
 def test_send_in_turn_says_what_it_did_not_send(http_mock):

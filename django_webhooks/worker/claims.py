@@ -3,7 +3,9 @@
 A claim takes due attempts with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them sending
 with a lease of ``TIMEOUT`` + a margin, so two workers never send the same attempt; it takes
 no more for a webhook than its learned limit has room for (:mod:`django_webhooks.pacing`),
-and no more for one API key than its share of the run. Four statements in one transaction:
+and no more for one API key than its share of the run. Threads are what is counted: a fast
+receiver's attempts go several to a thread (:func:`.sending.in_turn`), so one claim takes a
+turn's worth of them for each free thread. Four statements in one transaction:
 the due rows, their webhooks' pacing (locked) with the webhooks and keys, the requests in
 flight to them, and one ``UPDATE … RETURNING`` that marks them and reads them back (where the
 database has it). When the window of due rows it looked at was filled by webhooks without
@@ -29,6 +31,7 @@ from ..rows import update_returning
 from ..timing import lease_duration
 from .leases import claimant
 from .ordering import claimable
+from .sending import in_turn
 
 #: At most how many due rows one claim looks at (and locks) to fill its free slots: a few
 #: per slot, so a webhook at its cap does not hide the others. Saturated webhooks are
@@ -89,30 +92,32 @@ def claim(
     using: str = DEFAULT_DB_ALIAS,
     now: datetime | None = None,
 ) -> tuple[list[DeliveryAttempt], bool]:
-    """Atomically take up to ``free`` due attempts that their webhooks have room for.
+    """Atomically take due attempts for up to ``free`` threads, as their webhooks have room.
 
     Each webhook's room is its learned limit (:mod:`django_webhooks.pacing`) less its
     requests in flight on every worker; its pacing row stays locked until the claim commits,
-    so two workers never both fill the same room. Also says whether more is due than this
-    run took (another worker could help).
+    so two workers never both fill the same room. A thread sends one attempt, or a turn of a
+    fast receiver's (:func:`.sending.in_turn`, by the pacing the claim read). Also says
+    whether more is due than this run took (another worker could help).
     """
     now = now or timezone.now()
     share = share or RunShare(threads=free)
-    attempts, more, crowded = _claim_once(free, share, using, now, Counter())
+    attempts, threads, more, crowded = _claim_once(free, share, using, now, Counter())
     if crowded:
         # The window was filled by webhooks with no room (a dead receiver's backlog): they
         # are in share.skip now, so a second look sees past them.
-        held = Counter(a.webhook.api_key_id for a in attempts if a.webhook is not None)
-        beyond, more, _ = _claim_once(free - len(attempts), share, using, now, held)
+        beyond, _, more, _ = _claim_once(free - sum(threads.values()), share, using, now, threads)
         attempts += beyond
     return attempts, more
 
 
 def _claim_once(
-    free: int, share: RunShare, using: str, now: datetime, held: Counter[int]
-) -> tuple[list[DeliveryAttempt], bool, bool]:
-    """One claim transaction; also says whether its window was crowded: full, and not all
-    of ``free`` taken because webhooks in it had no room."""
+    free: int, share: RunShare, using: str, now: datetime, held: Counter[int | None]
+) -> tuple[list[DeliveryAttempt], Counter[int | None], bool, bool]:
+    """One claim transaction: the attempts, the threads they take by API key (None: no
+    webhook), and whether more was due; also whether its window was crowded: full, and not
+    all of ``free`` taken because webhooks in it had no room. ``held``: threads taken by an
+    earlier transaction of the same claim."""
     window = min(CLAIM_WINDOW, max(4 * free, 16))
     with transaction.atomic(using=using):
         candidates = list(
@@ -128,10 +133,14 @@ def _claim_once(
             {webhook for _, webhook in candidates if webhook is not None}, using, share.known
         )
         room: dict[int, int] = {}
+        turn: dict[int, int] = {}
         for webhook_id, (pacing, in_flight, _) in paced.items():
             share.known[webhook_id] = pacing
             room[webhook_id] = 0 if pacing.is_paused(now) else pacing.slots - in_flight
+            turn[webhook_id] = in_turn(pacing.latency_floor_ms)
         picked: list[int] = []
+        picked_for: Counter[int] = Counter()
+        threads: Counter[int | None] = Counter()
         more = passed_over = False
         held_by_key = share.held_by_key + held
         for attempt_id, webhook_id in candidates:
@@ -139,20 +148,30 @@ def _claim_once(
                 passed_over = True
                 continue  # no other worker may send it either (or it was deleted just now)
             key_id = None if webhook_id is None else paced[webhook_id][2]
-            if len(picked) >= free or (key_id is not None and held_by_key[key_id] >= share.key_cap):
+            # Joins the turn of a thread this claim already takes for the webhook, or
+            # needs a thread of its own.
+            joins = webhook_id is not None and picked_for[webhook_id] % turn[webhook_id] > 0
+            if not joins and (
+                sum(threads.values()) >= free
+                or (key_id is not None and held_by_key[key_id] >= share.key_cap)
+            ):
                 more = True  # this run is full (for that key); another could take it
                 continue
-            if webhook_id is not None and key_id is not None:
+            if webhook_id is not None:
                 room[webhook_id] -= 1
-                held_by_key[key_id] += 1
+                picked_for[webhook_id] += 1
+            if not joins:
+                threads[key_id] += 1
+                if key_id is not None:
+                    held_by_key[key_id] += 1
             picked.append(attempt_id)
         _skip_full(share, paced, room, now)
-        crowded = passed_over and len(candidates) == window and len(picked) < free
+        crowded = passed_over and len(candidates) == window and sum(threads.values()) < free
         if not picked:
-            return [], more, crowded
+            return [], threads, more, crowded
         attempts = _mark_sending(picked, paced, now, using)
     _attach_events(attempts, using)
-    return attempts, more, crowded
+    return attempts, threads, more, crowded
 
 
 def give_back(attempts: list[DeliveryAttempt], *, using: str = DEFAULT_DB_ALIAS) -> int:

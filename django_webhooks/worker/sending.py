@@ -26,7 +26,7 @@ from ..transport import Result, get_transport
 #: One thread's run of a webhook's attempts is planned to take about this long at the
 #: receiver's usual speed (its learned latency floor), and holds at most IN_TURN_MOST.
 IN_TURN_PLANNED_SECONDS = 0.1
-IN_TURN_MOST = 8
+IN_TURN_MOST = 32
 #: No request of a run is started later than this after its first: with TIMEOUT, the last
 #: one ends well inside the lease (TIMEOUT + LEASE_MARGIN_SECONDS).
 IN_TURN_BUDGET_SECONDS = 1.0
