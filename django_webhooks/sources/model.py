@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property as functools_cached_property
 from typing import Any
@@ -13,6 +13,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .. import events, payloads
+from . import prefetch
 
 ACTIONS = ("created", "updated", "deleted")
 #: On an instance of a source model: its field values as loaded or last saved, by attname.
@@ -134,6 +135,21 @@ class Source:
                 self.type_of("deleted"),
                 _generated_label(self.type_of("deleted"), verbose, "deleted"),
             )
+
+    @functools_cached_property
+    def prefetch_lookups(self) -> tuple[str, ...]:
+        """The relations its serializer follows, when it is a DRF serializer (else none)."""
+        serializer_class = getattr(self.serializer, "serializer_class", None)
+        if serializer_class is None:
+            return ()
+        try:
+            return prefetch.related_lookups(serializer_class(), self.model)
+        except Exception:  # noqa: BLE001 - the serializer's own fault shows when it runs
+            return ()
+
+    def prefetch(self, instances: Sequence[models.Model]) -> None:
+        """Fetch what its serializer reads of ``instances``' related rows, for all at once."""
+        prefetch.prefetch(instances, self.prefetch_lookups)
 
     def snapshot(self, instance: models.Model) -> dict[str, Any]:
         """``data.object`` for ``instance``: the source's serializer, JSON-compatible."""

@@ -203,6 +203,7 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
     for label, pks in needs_row.items():
         for instance in apps.get_model(label)._base_manager.using(using).filter(pk__in=pks):
             committed_rows[(label, str(instance.pk))] = instance
+    rebuilt: list[tuple[Event, sources.Source, Any]] = []
     for event in unbuilt:
         source = sources.for_label(event.object_model)
         if source is None:
@@ -222,6 +223,13 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
                 "%s %s: its %s is gone; nothing to send.", event.type, event.pk, event.object_model
             )
             continue
+        rebuilt.append((event, source, instance))
+    by_source: dict[sources.Source, list[Any]] = {}
+    for _, source, instance in rebuilt:
+        by_source.setdefault(source, []).append(instance)
+    for source, instances in by_source.items():
+        source.prefetch(instances)  # an order's items: one query for the batch, not one each
+    for event, _, instance in rebuilt:
         try:
             snapshot = snapshot_of(instance)
         except Exception:
