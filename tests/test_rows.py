@@ -1,6 +1,7 @@
 """rows.insert_rows: what goes in comes back as the ORM would have written it, on every
 database (PostgreSQL sends one array per column, the others a placeholder per value), and a
-value the table refuses writes no row."""
+value the table refuses writes no row. rows.Compiled: a queryset compiled once gives, with
+other values, what the queryset built with them gives."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_webhooks.models import DeliveryAttempt
-from django_webhooks.rows import insert_rows
+from django_webhooks.rows import Compiled, insert_rows
 from tests.factories import make_event
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +108,40 @@ def test_a_number_out_of_its_columns_range_writes_no_row(webhook):
     with pytest.raises(DatabaseError), transaction.atomic():
         insert_rows(DeliveryAttempt, rows, connection.alias)
     assert not DeliveryAttempt.objects.exists()
+
+
+def test_a_compiled_queryset_run_with_other_values_reads_what_the_orm_would(webhook):
+    now = timezone.now()
+    event = make_event()
+    rows = [
+        attempt(webhook, event, number=n + 1, scheduled_for=now - timedelta(minutes=n))
+        for n in range(5)
+    ]
+    insert_rows(DeliveryAttempt, rows, "default")
+    instant = now.replace(year=1999)
+
+    def due(before, numbers):
+        return (
+            DeliveryAttempt.objects.filter(scheduled_for__lte=before)
+            .exclude(number__in=numbers)
+            .order_by("scheduled_for")
+            .values_list("id", "number")
+        )
+
+    compiled = Compiled(due(instant, [-1, -2]), "default", before=instant, numbers=[-1, -2])
+    earlier = now - timedelta(minutes=2, seconds=30)
+    for before, numbers in [(now, [7, 8]), (earlier, [1, 9]), (now, [2, 4])]:
+        assert compiled.rows("default", before=before, numbers=numbers) == list(
+            due(before, numbers)
+        )
+    assert [number for _, number in compiled.rows("default", before=earlier, numbers=[4, 9])] == [5]
+    assert compiled.rows("default", before=instant, numbers=[-1, -2]) == []
+
+
+def test_a_sentinel_that_is_not_a_parameter_of_its_own_is_refused(webhook):
+    instant = timezone.now().replace(year=1999)
+    twice = DeliveryAttempt.objects.filter(scheduled_for__lte=instant, created_at__gte=instant)
+    with pytest.raises(ValueError, match="sentinel"):
+        Compiled(twice, "default", before=instant)
+    with pytest.raises(ValueError, match="sentinel"):
+        Compiled(DeliveryAttempt.objects.filter(number=3), "default", number=-3)

@@ -18,7 +18,8 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from cachetools import LRUCache
 from django.db import DEFAULT_DB_ALIAS, transaction
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from ..models import DeliveryAttempt, Event, Webhook
 from ..pacing import Pacing
-from ..rows import update_returning
+from ..rows import Compiled, update_returning
 from ..timing import lease_duration
 from .leases import claimant
 from .ordering import claimable
@@ -120,15 +121,8 @@ def _claim_once(
     earlier transaction of the same claim."""
     window = min(CLAIM_WINDOW, max(4 * free, 16))
     with transaction.atomic(using=using):
-        candidates = list(
-            DeliveryAttempt.objects.using(using)
-            .filter(status=Status.SCHEDULED, scheduled_for__lte=now)
-            .filter(claimable())
-            .exclude(webhook_id__in=share.skipped())
-            .order_by("scheduled_for")
-            .select_for_update(skip_locked=True)
-            .values_list("id", "webhook_id")[:window]
-        )
+        skipped = share.skipped()
+        candidates = _due_rows(using, window, len(skipped)).rows(using, now=now, skipped=skipped)
         paced = _paced(
             {webhook for _, webhook in candidates if webhook is not None}, using, share.known
         )
@@ -223,18 +217,54 @@ def _locked_pacing(webhook_ids: set[int], using: str) -> dict[int, tuple[Pacing,
     # Counted in a statement of its own, after the locks are held: a statement that waited for
     # a lock still reads what was committed before it began (READ COMMITTED), so a count taken
     # with the lock would miss what the claim that held it just marked sending.
-    in_flight = dict(
-        DeliveryAttempt.objects.using(using)
-        .filter(webhook_id__in=[row.webhook_id for row in rows], status=Status.SENDING)
-        .values("webhook_id")
-        .annotate(count=Count("id"))
-        .values_list("webhook_id", "count")
-        .order_by()
-    )
+    counted = [row.webhook_id for row in rows]
+    in_flight = dict(_in_flight(using, len(counted)).rows(using, webhooks=counted)) if rows else {}
     return {
         row.webhook_id: (row, in_flight.get(row.webhook_id, 0), row.webhook.api_key_id)
         for row in rows
     }
+
+
+#: What the claim's statements are compiled with (rows.Compiled): no attempt is due in
+#: 1999, no webhook has a negative id.
+_SOME_INSTANT = datetime(1999, 12, 31, 23, 59, 58, 987654, tzinfo=UTC)
+
+
+def _sentinel_ids(count: int) -> list[int]:
+    return [-(n + 1) for n in range(count)]
+
+
+@lru_cache(maxsize=256)
+def _due_rows(using: str, window: int, skipped: int) -> Compiled:
+    """Due attempts' ids and webhooks, the first ``window`` by due time, locked, leaving out
+    ``skipped`` webhooks; compiled once per shape."""
+    return Compiled(
+        DeliveryAttempt.objects.using(using)
+        .filter(status=Status.SCHEDULED, scheduled_for__lte=_SOME_INSTANT)
+        .filter(claimable())
+        .exclude(webhook_id__in=_sentinel_ids(skipped))
+        .order_by("scheduled_for")
+        .select_for_update(skip_locked=True)
+        .values_list("id", "webhook_id")[:window],
+        using,
+        now=_SOME_INSTANT,
+        skipped=_sentinel_ids(skipped),
+    )
+
+
+@lru_cache(maxsize=256)
+def _in_flight(using: str, webhooks: int) -> Compiled:
+    """Attempts being sent, counted by webhook, for ``webhooks`` webhooks."""
+    return Compiled(
+        DeliveryAttempt.objects.using(using)
+        .filter(webhook_id__in=_sentinel_ids(webhooks), status=Status.SENDING)
+        .values("webhook_id")
+        .annotate(count=Count("id"))
+        .values_list("webhook_id", "count")
+        .order_by(),
+        using,
+        webhooks=_sentinel_ids(webhooks),
+    )
 
 
 def _mark_sending(
