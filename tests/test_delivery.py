@@ -329,6 +329,19 @@ def test_dispatch_fans_out_once(webhook, woken):
     assert DeliveryAttempt.objects.count() == 1
 
 
+def test_a_dispatch_that_finds_nothing_is_one_statement(webhook, woken):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    outbox.record_events([outbox.NewEvent(type="order.created", data={"object": {}})])
+    assert dispatch.dispatch_pending() == 1
+    with CaptureQueriesContext(connection) as nothing_new:
+        assert dispatch.dispatch_pending() == 0
+    assert [query["sql"].split()[0] for query in nothing_new.captured_queries] == ["SELECT"]
+    outbox.record_events([outbox.NewEvent(type="order.created", data={"object": {}})])
+    assert dispatch.dispatch_pending() == 1  # and one that waits is found
+
+
 def test_event_of_a_vanished_object_is_dispatched_to_nobody(webhook):
     (event,) = Event.objects.bulk_create(
         [Event(type="order.created", object_model="shop.order", object_pk="424242")]
