@@ -171,7 +171,8 @@ class Compiled:
             params[position] = _as_param(value, connection)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            return cursor.fetchall()
+            found: list[tuple[Any, ...]] = cursor.fetchall()
+        return found
 
 
 def _as_param(value: Any, connection: Any) -> Any:
