@@ -18,6 +18,9 @@ logger = logging.getLogger("django_webhooks.deliveries")
 
 
 def outcome(attempt: Any, verdict: str) -> None:
+    level = logging.INFO if verdict == "succeeded" else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return  # a store that keeps its deliveries' log quiet pays nothing per attempt
     fields = {
         "event_id": attempt.event_id,
         "event_type": attempt.event_type,
@@ -31,7 +34,7 @@ def outcome(attempt: Any, verdict: str) -> None:
         "url_host": urlsplit(attempt.url).hostname or "",
     }
     logger.log(
-        logging.INFO if verdict == "succeeded" else logging.WARNING,
+        level,
         "Attempt %s of event %s to webhook %s (%s): %s, HTTP %s, %s ms",
         attempt.number,
         attempt.event_id,
