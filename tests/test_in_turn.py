@@ -117,8 +117,10 @@ def test_a_run_starts_no_request_after_its_budget(api_key, woken, http_mock, mon
 @pytest.mark.django_db
 def test_a_claim_counts_threads_and_takes_a_turn_for_each(api_key, woken):
     fast = _due(api_key, 20, latency_floor_ms=20.0)  # 5 in turn; room for 16 (its limit)
-    claimed, more = claims.claim(2, claims.RunShare(threads=8))
+    share = claims.RunShare(threads=8)
+    claimed, more = claims.claim(2, share)
     assert [attempt.webhook_id for attempt in claimed] == [fast.pk] * 10
+    assert share.turns == {fast.pk: 5}  # what the run sends them by, whatever it learns next
     assert more is True  # 10 left, with room for 6: another worker could take them
     DeliveryAttempt.objects.update(status=Status.SCHEDULED, claims=0)
     Pacing.objects.filter(webhook=fast).update(limit=64.0)

@@ -58,12 +58,15 @@ class RunShare:
     ``known``: the pacing each webhook had when this run last claimed for it.
     ``skip``: webhooks not worth looking at again until the monotonic time given (paused,
     or at their limit when last seen).
+    ``turns``: how many attempts to a thread the last claim counted for each of its
+    webhooks (the run sends them so: never more threads than the claim counted).
     """
 
     threads: int
     held_by_key: Counter[int] = field(default_factory=Counter)
     known: dict[int, Pacing] = field(default_factory=dict)
     skip: dict[int, float] = field(default_factory=dict)
+    turns: dict[int, int] = field(default_factory=dict)
 
     @property
     def key_cap(self) -> int:
@@ -103,22 +106,32 @@ def claim(
     """
     now = now or timezone.now()
     share = share or RunShare(threads=free)
-    attempts, threads, more, crowded = _claim_once(free, share, using, now, Counter())
+    share.turns = {}
+    picked_for: Counter[int] = Counter()
+    attempts, threads, more, crowded = _claim_once(free, share, using, now, Counter(), picked_for)
     if crowded:
         # The window was filled by webhooks with no room (a dead receiver's backlog): they
-        # are in share.skip now, so a second look sees past them.
-        beyond, _, more, _ = _claim_once(free - sum(threads.values()), share, using, now, threads)
+        # are in share.skip now, so a second look sees past them. A webhook of both keeps
+        # the turn the first counted, and its attempts join the first's last turn.
+        left = free - sum(threads.values())
+        beyond, _, more, _ = _claim_once(left, share, using, now, threads, picked_for)
         attempts += beyond
     return attempts, more
 
 
 def _claim_once(
-    free: int, share: RunShare, using: str, now: datetime, held: Counter[int | None]
+    free: int,
+    share: RunShare,
+    using: str,
+    now: datetime,
+    held: Counter[int | None],
+    picked_for: Counter[int],
 ) -> tuple[list[DeliveryAttempt], Counter[int | None], bool, bool]:
     """One claim transaction: the attempts, the threads they take by API key (None: no
     webhook), and whether more was due; also whether its window was crowded: full, and not
-    all of ``free`` taken because webhooks in it had no room. ``held``: threads taken by an
-    earlier transaction of the same claim."""
+    all of ``free`` taken because webhooks in it had no room. ``held`` and ``picked_for``:
+    threads by key and attempts by webhook that an earlier transaction of the same claim
+    took."""
     window = min(CLAIM_WINDOW, max(4 * free, 16))
     with transaction.atomic(using=using):
         skipped = share.skipped()
@@ -127,13 +140,12 @@ def _claim_once(
             {webhook for _, webhook in candidates if webhook is not None}, using, share.known
         )
         room: dict[int, int] = {}
-        turn: dict[int, int] = {}
+        turn = share.turns
         for webhook_id, (pacing, in_flight, _) in paced.items():
             share.known[webhook_id] = pacing
             room[webhook_id] = 0 if pacing.is_paused(now) else pacing.slots - in_flight
-            turn[webhook_id] = in_turn(pacing.latency_floor_ms)
+            turn.setdefault(webhook_id, in_turn(pacing.latency_floor_ms))
         picked: list[int] = []
-        picked_for: Counter[int] = Counter()
         threads: Counter[int | None] = Counter()
         more = passed_over = False
         held_by_key = share.held_by_key + held

@@ -235,10 +235,10 @@ def _build_missing_data(pending: list[Event], using: str) -> None:
             )
             continue
         rebuilt.append((event, source, instance))
-    by_source: dict[sources.Source, list[Any]] = {}
+    by_source: dict[str, tuple[sources.Source, list[Any]]] = {}
     for _, source, instance in rebuilt:
-        by_source.setdefault(source, []).append(instance)
-    for source, instances in by_source.items():
+        by_source.setdefault(source.label, (source, []))[1].append(instance)
+    for source, instances in by_source.values():
         source.prefetch(instances)  # an order's items: one query for the batch, not one each
     for event, _, instance in rebuilt:
         try:

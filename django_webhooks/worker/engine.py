@@ -33,7 +33,7 @@ from ..timing import RUN_BUDGET_SECONDS
 from .claims import RunShare, claim, give_back
 from .dispatch import dispatch_pending
 from .outcomes import record_outcomes
-from .sending import Prepared, Sent, in_turn, is_deliverable, pool, prepare, send_in_turn
+from .sending import Prepared, Sent, is_deliverable, pool, prepare, send_in_turn
 
 logger = logging.getLogger("django_webhooks")
 
@@ -166,8 +166,7 @@ def run(
                     continue
                 by_webhook.setdefault(attempt.webhook_id or 0, []).append(prepared)
             for webhook_id, prepared_for_it in by_webhook.items():
-                known = share.known.get(webhook_id)
-                size = in_turn(known.latency_floor_ms if known else None)
+                size = share.turns.get(webhook_id, 1)  # as the claim counted its threads
                 for start in range(0, len(prepared_for_it), size):
                     batch = prepared_for_it[start : start + size]
                     in_flight[threads.submit(send_in_turn, batch)] = batch
