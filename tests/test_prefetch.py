@@ -90,10 +90,15 @@ def test_a_prefetch_that_fails_leaves_the_serializer_to_read_the_rows(
 ):
     from django_webhooks.sources import prefetch
 
+    tries = []
+
     def broken(*args, **kwargs):
-        raise ValueError("no such lookup")
+        tries.append(1)
+        with connection.cursor() as cursor:  # on PostgreSQL this aborts the transaction
+            cursor.execute("SELECT * FROM no_such_table")
 
     monkeypatch.setattr(prefetch, "prefetch_related_objects", broken)
+    monkeypatch.setattr(prefetch, "_failed", set())
     Webhook.objects.create(
         api_key=api_key, url="https://erp.example.com/", events=["order.created"]
     )
@@ -102,3 +107,6 @@ def test_a_prefetch_that_fails_leaves_the_serializer_to_read_the_rows(
     assert "Prefetching customer, items, items__supplier" in caplog.text
     for event in Event.objects.filter(type="order.created"):
         assert [item["sku"] for item in event.data["object"]["items"]] == ["A-0", "A-1"]
+    _orders(1)
+    assert dispatch.dispatch_pending() == 1
+    assert tries == [1]  # not tried again in this process

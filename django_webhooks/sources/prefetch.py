@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models import prefetch_related_objects
 
 logger = logging.getLogger("django_webhooks")
@@ -75,7 +75,7 @@ def _relation_path(
 
 def _relations(model: type[models.Model]) -> dict[str, Any]:
     """Relations by the attribute an instance reaches them by (a reverse one by its
-    accessor, ``items`` or ``orderitem_set``); generic relations are left out."""
+    accessor, ``items`` or ``orderitem_set``); generic foreign keys are left out."""
     found: dict[str, Any] = {}
     for field in model._meta.get_fields():
         if not field.is_relation or field.related_model is None:
@@ -87,17 +87,29 @@ def _relations(model: type[models.Model]) -> dict[str, Any]:
     return found
 
 
+#: (model label, lookups) that failed once in this process: not tried again.
+_failed: set[tuple[str, tuple[str, ...]]] = set()
+
+
 def prefetch(instances: Sequence[models.Model], lookups: Sequence[str]) -> None:
     """Fetch ``lookups`` for all of ``instances`` at once; on failure, nothing is lost: the
-    serializer reads them one by one as before."""
+    serializer reads them one by one as before (and this process no longer tries)."""
     if not lookups or not instances:
         return
+    first = instances[0]
+    tried = (first._meta.label, tuple(lookups))
+    if tried in _failed:
+        return
     try:
-        prefetch_related_objects(list(instances), *lookups)
+        # In a savepoint: on PostgreSQL a statement that fails aborts the whole transaction,
+        # the dispatch's, unless it is rolled back to one.
+        with transaction.atomic(using=first._state.db or DEFAULT_DB_ALIAS):
+            prefetch_related_objects(list(instances), *lookups)
     except Exception:  # a faster path that failed is no reason to send nothing
+        _failed.add(tried)
         logger.warning(
-            "Prefetching %s for %s failed; reading them per event.",
+            "Prefetching %s for %s failed; reading them per event from now on.",
             ", ".join(lookups),
-            instances[0]._meta.label,
+            first._meta.label,
             exc_info=True,
         )
