@@ -7,11 +7,14 @@ worker on every host obeys the same one, and moved by the answers (AIMD, as TCP 
 
 * slow start: from :data:`INITIAL_LIMIT`, one more per good answer (the limit doubles per
   round trip) until the first sign of overload;
-* then one more per round trip (``1 / limit`` per good answer), and near the limit at which
-  the receiver last refused, a quarter of that: probing a known edge costs few refusals;
-  only answers to requests sent after the last cut grow it;
-* overload — 429, 503, no answer in time, a connection error — halves it at once, and an
-  answer much slower than the fastest seen lately (the receiver queues) takes a tenth off;
+* then one more per round trip (``1 / limit`` per good answer), and within one of the limit
+  at which the receiver last refused, an eighth of that: probing a known edge costs few
+  refusals; only answers to requests sent after the last cut grow it;
+* overload — 429, 503, no answer in time, a connection error — halves it at once, but
+  refused again at (or above) the limit it refused at lately, it steps back by one: the
+  receiver's room has not shrunk, the probe went one too far, and halving would spend most
+  of the time at half of what the receiver takes; an answer much slower than the fastest
+  seen lately (the receiver queues) takes a tenth off;
   only answers to requests sent *after* the last cut count, so the requests already in
   flight with the old limit do not cut it again;
 * never below 1 nor above ``CONCURRENCY_PER_WEBHOOK``; refused again at 1, the webhook
@@ -50,8 +53,8 @@ LATENCY_RISE = 2.0
 LATENCY_SLACK_MS = 50.0
 #: How fast the fastest-seen latency forgets: each slower answer moves it this share of the way.
 LATENCY_FLOOR_DRIFT = 0.02
-#: Near the limit of the last refusal the limit grows this many times slower...
-EDGE_SLOWDOWN = 4.0
+#: Within one of the limit of the last refusal the limit grows this many times slower...
+EDGE_SLOWDOWN = 8.0
 #: ...for this long after it.
 EDGE_MEMORY = timedelta(seconds=30)
 #: Statuses that say "too much": with Retry-After they also pause the webhook.
@@ -135,9 +138,14 @@ def learn(state: Pacing, answers: Iterable[Answer]) -> None:
                     floor_pause = answer.answered_at + FLOOR_PAUSE
                     if state.paused_until is None or floor_pause > state.paused_until:
                         state.paused_until = floor_pause
+                at_edge = overloaded and _at_known_edge(state, answer.answered_at)
                 if overloaded:
                     state.refused_at_limit = state.limit
-                state.limit = max(1.0, state.limit * factor)
+                if at_edge:
+                    # The probe went one too far; one back is where it last answered well.
+                    state.limit = max(1.0, state.limit - 1.0)
+                else:
+                    state.limit = max(1.0, state.limit * factor)
                 state.threshold = state.limit
                 state.decreased_at = answer.answered_at
         elif answer.succeeded and (
@@ -154,11 +162,21 @@ def _growth(state: Pacing, now: datetime) -> float:
     step = 1.0 / state.limit
     near_edge = (
         state.refused_at_limit is not None
-        and state.limit >= state.refused_at_limit - 1
+        and state.refused_at_limit - 1 <= state.limit < state.refused_at_limit + 1
         and state.decreased_at is not None
         and now - state.decreased_at < EDGE_MEMORY
     )
     return step / EDGE_SLOWDOWN if near_edge else step
+
+
+def _at_known_edge(state: Pacing, now: datetime) -> bool:
+    """Whether the limit reached the one the receiver refused at lately (and not lower)."""
+    return (
+        state.refused_at_limit is not None
+        and math.floor(state.limit + 1e-9) >= math.floor(state.refused_at_limit + 1e-9)
+        and state.decreased_at is not None
+        and now - state.decreased_at < EDGE_MEMORY
+    )
 
 
 def _queued(state: Pacing, duration_ms: float) -> bool:

@@ -79,13 +79,48 @@ def test_after_a_cut_the_limit_grows_by_one_per_round_and_slower_near_the_refusa
     assert state.limit == 2
     pacing.learn(state, [answer(at=1.1, ms=50) for _ in range(2)])  # one round at 2: about +1
     assert state.limit == pytest.approx(2.9)
-    # From one below where it was refused: a quarter of the pace (+1/4 per round).
+    # From one below where it was refused: an eighth of the pace (+1/8 per round).
     state.limit = 3.0
     pacing.learn(state, [answer(at=1.2) for _ in range(3)])
-    assert state.limit == pytest.approx(3.25, abs=0.01)
+    assert state.limit == pytest.approx(3.125, abs=0.01)
     # Long after the refusal, the edge is forgotten: +1 per round again.
     pacing.learn(state, [answer(at=60.0) for _ in range(3)])
-    assert state.limit == pytest.approx(4.1, abs=0.05)
+    assert state.limit == pytest.approx(4.05, abs=0.05)
+
+
+def test_past_the_edge_the_limit_grows_at_the_usual_pace_again():
+    state = fresh()
+    state.limit = 4.0
+    pacing.learn(state, [answer(503, at=1.0, ms=5)])  # edge 4
+    state.limit = 5.0  # the receiver took one more than where it refused
+    pacing.learn(state, [answer(at=1.2) for _ in range(5)])
+    assert state.limit == pytest.approx(5.9, abs=0.05)
+
+
+def test_refused_again_at_the_edge_steps_back_by_one_instead_of_halving():
+    state = fresh()
+    state.limit = 8.0
+    pacing.learn(state, [answer(503, at=1.0, ms=5)])  # first refusal: 8 -> 4, edge 8
+    assert state.limit == 4
+    state.limit = 8.2  # grown back to where it refused
+    pacing.learn(state, [answer(503, at=2.0, ms=5)])
+    assert state.limit == pytest.approx(7.2)
+    assert state.refused_at_limit == pytest.approx(8.2)
+    assert state.decreased_at == T0 + timedelta(seconds=2)
+    # Refused below the edge: the receiver's room shrank, and the limit halves again.
+    pacing.learn(state, [answer(503, at=3.0, ms=5)])
+    assert state.limit == pytest.approx(3.6)
+    assert state.refused_at_limit == pytest.approx(7.2)
+
+
+def test_a_forgotten_edge_halves_the_limit_again():
+    state = fresh()
+    state.limit = 8.0
+    pacing.learn(state, [answer(503, at=1.0, ms=5)])
+    state.limit = 8.0
+    later = (pacing.EDGE_MEMORY + timedelta(seconds=2)).total_seconds()
+    pacing.learn(state, [answer(503, at=later, ms=5)])
+    assert state.limit == 4
 
 
 def test_good_answers_to_requests_sent_before_a_cut_do_not_grow_the_limit():
