@@ -154,6 +154,22 @@ def test_the_fallback_and_the_upsert_share_the_counters(webhook, monkeypatch):
     assert [number for _type, number in numbers(order)] == [1, 2, 3]
 
 
+def test_the_upsert_inside_the_events_insert_and_apart_share_the_counters(webhook, monkeypatch):
+    order = Order.objects.create()  # 1: inside the INSERT on PostgreSQL
+    monkeypatch.setattr(object_sequences, "fold_into_insert", lambda connection: False)
+    with CaptureQueriesContext(connection) as queries:
+        update(Order.objects.filter(pk=order.pk), note="apart")  # 2
+    (statement,) = counter_statements(queries)
+    assert statement.startswith("INSERT INTO")
+    assert Event._meta.db_table not in statement
+    monkeypatch.undo()
+    with CaptureQueriesContext(connection) as queries:
+        update(Order.objects.filter(pk=order.pk), note="together")  # 3
+    (statement,) = counter_statements(queries)
+    assert (Event._meta.db_table in statement) == (connection.vendor == "postgresql")
+    assert [number for _type, number in numbers(order)] == [1, 2, 3]
+
+
 @override_settings(WEBHOOKS=teststore.WEBHOOKS | {"ALLOW_PRIVATE_DESTINATIONS": True})
 @pytest.mark.webhook(events=["purchase.updated", "purchase.payment_changed"])
 def test_an_event_taken_back_in_its_transaction_leaves_no_gap(webhook):

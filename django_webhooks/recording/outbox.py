@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -27,7 +28,7 @@ from .. import events, object_sequences, payloads, sources, wakeup
 from ..ids import new_event_id
 from ..models import Event
 from ..observability import tracing
-from ..rows import insert_fields, insert_sql
+from ..rows import column, insert_fields, insert_sql
 from ..snapshots import object_state
 from .subscriptions import subscribed
 
@@ -54,7 +55,8 @@ def record_events(new_events: Sequence[NewEvent], using: str = DEFAULT_DB_ALIAS)
     Returns each event's id, creation time and sequence number. Outside a transaction
     (autocommit) the events and the wake-up share one of their own. This is the order save's
     share of the work, so the row values are adapted here directly, without model instances:
-    one statement advances the objects' counters, one inserts the events.
+    one statement advances the objects' counters, one inserts the events (on PostgreSQL both
+    are one statement).
     """
     if not new_events:
         return []
@@ -75,13 +77,19 @@ def _write(new_events: Sequence[NewEvent], using: str, traceparent: str | None) 
         return encoded[id(value)]
 
     ids = [new_event_id() for _new in new_events]
+    added = Counter((new.object_model, new.object_pk) for new in new_events if new.object_model)
     with transaction.atomic(using=using, savepoint=False):
-        numbers = _numbers(new_events, using)
-        params = []
-        for event_id, new, number in zip(ids, new_events, numbers, strict=True):
-            params += _row(event_id, new, number, created_at, traceparent, json_value)
-        with connection.cursor() as cursor:
-            cursor.execute(insert_sql(Event, using, len(ids)), params)
+        if added and object_sequences.fold_into_insert(connection):
+            numbers = _insert_counted(
+                ids, new_events, added, created_at, traceparent, json_value, using
+            )
+        else:
+            numbers = _numbers(new_events, added, using)
+            params = []
+            for event_id, new, number in zip(ids, new_events, numbers, strict=True):
+                params += _row(event_id, new, number, created_at, traceparent, json_value)
+            with connection.cursor() as cursor:
+                cursor.execute(insert_sql(Event, using, len(ids)), params)
         open_transaction = _open_transaction(connection, create=True)
     assert open_transaction is not None  # made inside the atomic block above
     for event_id, new in zip(ids, new_events, strict=True):
@@ -91,9 +99,10 @@ def _write(new_events: Sequence[NewEvent], using: str, traceparent: str | None) 
     return [Recorded(i, now, number) for i, number in zip(ids, numbers, strict=True)]
 
 
-def _numbers(new_events: Sequence[NewEvent], using: str) -> list[int | None]:
+def _numbers(
+    new_events: Sequence[NewEvent], added: Mapping[tuple[str, str], int], using: str
+) -> list[int | None]:
     """Each event's number for its object, in recording order (one statement for the batch)."""
-    added = Counter((new.object_model, new.object_pk) for new in new_events if new.object_model)
     last = object_sequences.advance(added, using)
     following = {key: last[key] - count + 1 for key, count in added.items()}
     numbers: list[int | None] = []
@@ -105,6 +114,56 @@ def _numbers(new_events: Sequence[NewEvent], using: str) -> list[int | None]:
         numbers.append(following[key])
         following[key] += 1
     return numbers
+
+
+def _insert_counted(
+    ids: list[str],
+    new_events: Sequence[NewEvent],
+    added: Mapping[tuple[str, str], int],
+    created_at: Any,
+    traceparent: str | None,
+    json_value: Any,
+    using: str,
+) -> list[int | None]:
+    """The counters' upsert and the events' insert as one statement; the events' numbers."""
+    params = object_sequences.counter_params(added)
+    following = dict(added)  # of each object's events, how many are still to come
+    for event_id, new in zip(ids, new_events, strict=True):
+        row = _row(event_id, new, None, created_at, traceparent, json_value)
+        if new.object_model:
+            key = (new.object_model, new.object_pk)
+            following[key] -= 1
+            at = _SEQUENCE_INDEX
+            row[at : at + 1] = [new.object_model, new.object_pk, following[key]]
+        params += row
+    shape = tuple(bool(new.object_model) for new in new_events)
+    with connections[using].cursor() as cursor:
+        cursor.execute(_counted_insert_sql(using, len(added), shape), params)
+        numbers = dict(cursor.fetchall())
+    return [numbers[event_id] for event_id in ids]
+
+
+_SEQUENCE_INDEX = next(
+    index for index, field in enumerate(insert_fields(Event)) if field.attname == "sequence"
+)
+
+
+@lru_cache(maxsize=64)
+def _counted_insert_sql(using: str, counters: int, numbered: tuple[bool, ...]) -> str:
+    """The events' INSERT after the counters' upsert; ``numbered``: which rows have an object."""
+    quote = connections[using].ops.quote_name
+    fields = insert_fields(Event)
+    columns = ", ".join(quote(column(Event, field.name)) for field in fields)
+    plain = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    placeholders = ["%s"] * len(fields)
+    placeholders[_SEQUENCE_INDEX] = object_sequences.number_sql(using)
+    counted = "(" + ", ".join(placeholders) + ")"
+    values = ", ".join(counted if has_object else plain for has_object in numbered)
+    insert = (
+        f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {values} "
+        f"RETURNING {quote(column(Event, 'id'))}, {quote(column(Event, 'sequence'))}"
+    )
+    return object_sequences.counted_sql(using, counters, insert)
 
 
 def _row(
