@@ -1,6 +1,7 @@
 """P8-P11 of issue 15: the delivery engine against receivers that are slow, full, failing.
 
-* P8  one webhook whose receiver answers after 300 ms, against the sequential loop
+* P8  one webhook whose receiver answers after 300 ms, against the sequential loop; and
+      8 webhooks of 4 keys at such receivers: how many requests the engine keeps in flight
 * P9  one webhook whose receiver has room for 3 requests at a time and refuses the rest
 * P10 a receiver that refuses everything for a few seconds mid-run, then recovers
 * P11 one key's dead webhooks against another key's delivery latency
@@ -37,6 +38,11 @@ P8_PREFIX = "/ms300"
 #: P8 runs again only while the figure has taken less than this (a run of the engine of
 #: main takes ~2 min at full size).
 P8_BUDGET_SECONDS = 150.0
+#: P8's second figure: several keys' webhooks at 300 ms receivers, and what "hundreds in
+#: flight on 2 cores" means as a bound.
+P8_MANY_KEYS = 4
+P8_MANY_PER_KEY = 2
+P8_MANY_TARGET = 200
 P9_CAPACITY = 30.0  # 3 at a time x 100 ms (bench/receiver.py CAPACITY)
 P10_RATE = 40.0  # events per second
 P10_OUTAGE_SECONDS = 3.0
@@ -139,6 +145,53 @@ def p8_slow_receiver(receiver: ReceiverProcess, sizes: Sizes, workers: int) -> F
             f"baseline: sequential requests.Session loop, {sizes.p8_baseline_posts} POSTs of "
             f"the same bodies to the same path: {_join(loop, '.2f')}/s",
             f"peak requests in flight at the receiver: {_join(peaks, 'd')}",
+            _engine_settings(workers),
+        ],
+    )
+
+
+def p8_many_receivers(receiver: ReceiverProcess, sizes: Sizes, workers: int) -> Figure:
+    """Several keys' webhooks, each at a 300 ms receiver: how many requests are in flight."""
+    from django_webhooks.models import ApiKey, Webhook
+
+    webhooks = P8_MANY_KEYS * P8_MANY_PER_KEY
+    orders, total = sizes.p8_many_orders, sizes.p8_many_orders * webhooks
+    rates, peaks, connections = [], [], []
+    for _run in range(sizes.runs):
+        reset_tables()
+        receiver.reset()
+        keys = [ApiKey.objects.default()]
+        for number in range(1, P8_MANY_KEYS):
+            key = ApiKey.objects.filter(name=f"bench key {number}").first()
+            keys.append(key or ApiKey.objects.create_key(name=f"bench key {number}")[0])
+        Webhook.objects.bulk_create(
+            Webhook(
+                api_key=key, url=receiver.url(f"{P8_PREFIX}/k{k}w{w}"), events=["order.created"]
+            )
+            for k, key in enumerate(keys)
+            for w in range(P8_MANY_PER_KEY)
+        )
+        committed = _create_orders(orders)
+        arrived = receiver.wait(P8_PREFIX, total, max(300.0, total / 20))["last"] - committed
+        _wait_resolved(total, 300)
+        stats = receiver.stats()
+        rates.append(total / arrived)
+        peaks.append(stats["peak_in_flight"].get(P8_PREFIX, 0))
+        connections.append(stats["peak_connections"].get(P8_PREFIX, 0))
+    peak = median(peaks)
+    return Figure(
+        "P8 many slow receivers, 4 keys x 2 webhooks",
+        f"peak {peak:.0f} requests in flight; {median(rates):.0f}/s",
+        f">= {P8_MANY_TARGET} in flight at once (issue 15: hundreds on 2 cores)",
+        peak >= P8_MANY_TARGET,
+        [
+            f"{orders} orders to {webhooks} webhooks of {P8_MANY_KEYS} API keys, each receiver "
+            f"answering after 300 ms: {total} deliveries per run, committed at once",
+            f"peak requests in flight at the receiver: {_join(peaks, 'd')}; connections open "
+            f"{_join(connections, 'd')}; deliveries/s (commit to last arrival) "
+            f"{_join(rates, '.0f')}",
+            "bounds: CONCURRENCY threads per run, one run per worker, a key at most half of a "
+            "run's threads, a webhook at most CONCURRENCY_PER_WEBHOOK",
             _engine_settings(workers),
         ],
     )

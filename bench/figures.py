@@ -59,14 +59,15 @@ class Sizes:
     p9_events: int
     p10_seconds: float  # of commits at P10_RATE, the outage in the middle
     p11_events: int  # B's, one every P11_INTERVAL
+    p8_many_orders: int  # x 8 webhooks
 
     @classmethod
     def full(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 8, 30)
+        return cls(runs, 150, 1000, 300, 100, 500, 40, 1_000_000, 50_000, 3000, 10, 300, 8, 30, 600)
 
     @classmethod
     def quick(cls, runs: int = 3) -> Sizes:
-        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000, 600, 5, 300, 6, 20)
+        return cls(runs, 50, 100, 50, 40, 100, 15, 100_000, 5_000, 600, 5, 300, 6, 20, 200)
 
 
 def median(values: list[float]) -> float:

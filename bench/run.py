@@ -169,6 +169,7 @@ def default_cluster_figures(wanted, step, receiver, cluster, sizes, workers: int
         step("P4 isolation", lambda: figures.p4_isolation(receiver, sizes))
     if "P8" in wanted:
         step("P8 slow receiver", lambda: engine.p8_slow_receiver(receiver, sizes, workers))
+        step("P8 many slow receivers", lambda: engine.p8_many_receivers(receiver, sizes, workers))
     if "P11" in wanted:
         step("P11 fairness", lambda: engine.p11_fairness(receiver, sizes, workers))
 
