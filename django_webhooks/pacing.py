@@ -10,11 +10,12 @@ worker on every host obeys the same one, and moved by the answers (AIMD, as TCP 
 * then one more per round trip (``1 / limit`` per good answer), and within one of the limit
   at which the receiver last refused, an eighth of that: probing a known edge costs few
   refusals; only answers to requests sent after the last cut grow it;
-* overload — 429, 503, no answer in time, a connection error — halves it at once, but
-  refused again at (or above) the limit it refused at lately, it steps back by one: the
-  receiver's room has not shrunk, the probe went one too far, and halving would spend most
-  of the time at half of what the receiver takes; an answer much slower than the fastest
-  seen lately (the receiver queues) takes a tenth off;
+* overload — 429, 503, no answer in time, a connection error — halves it at once, but a
+  429 or 503 at the whole number it was refused at lately (or above) steps it back by one:
+  the receiver's room has not shrunk, the probe went one too far, and halving would spend
+  most of the time at half of what the receiver takes (no answer at all says nothing of its
+  room, and halves); an answer much slower than the fastest seen lately (the receiver
+  queues) takes a tenth off;
   only answers to requests sent *after* the last cut count, so the requests already in
   flight with the old limit do not cut it again;
 * never below 1 nor above ``CONCURRENCY_PER_WEBHOOK``; refused again at 1, the webhook
@@ -138,9 +139,14 @@ def learn(state: Pacing, answers: Iterable[Answer]) -> None:
                     floor_pause = answer.answered_at + FLOOR_PAUSE
                     if state.paused_until is None or floor_pause > state.paused_until:
                         state.paused_until = floor_pause
-                at_edge = overloaded and _at_known_edge(state, answer.answered_at)
+                # A 429 or 503 says "one too many"; no answer at all says nothing of room.
+                refused = answer.status in OVERLOAD_STATUSES
+                at_edge = refused and _at_known_edge(state, answer.answered_at)
                 if overloaded:
                     state.refused_at_limit = state.limit
+                elif _edge_forgotten(state, answer.answered_at):
+                    # This cut restarts the edge's memory: a refusal from before it must not.
+                    state.refused_at_limit = None
                 if at_edge:
                     # The probe went one too far; one back is where it last answered well.
                     state.limit = max(1.0, state.limit - 1.0)
@@ -163,8 +169,7 @@ def _growth(state: Pacing, now: datetime) -> float:
     near_edge = (
         state.refused_at_limit is not None
         and state.refused_at_limit - 1 <= state.limit < state.refused_at_limit + 1
-        and state.decreased_at is not None
-        and now - state.decreased_at < EDGE_MEMORY
+        and not _edge_forgotten(state, now)
     )
     return step / EDGE_SLOWDOWN if near_edge else step
 
@@ -174,9 +179,12 @@ def _at_known_edge(state: Pacing, now: datetime) -> bool:
     return (
         state.refused_at_limit is not None
         and math.floor(state.limit + 1e-9) >= math.floor(state.refused_at_limit + 1e-9)
-        and state.decreased_at is not None
-        and now - state.decreased_at < EDGE_MEMORY
+        and not _edge_forgotten(state, now)
     )
+
+
+def _edge_forgotten(state: Pacing, now: datetime) -> bool:
+    return state.decreased_at is None or now - state.decreased_at >= EDGE_MEMORY
 
 
 def _queued(state: Pacing, duration_ms: float) -> bool:
