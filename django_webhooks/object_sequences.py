@@ -60,14 +60,23 @@ def advance(added: Mapping[Key, int], using: str) -> dict[Key, int]:
     return _advance_locking(keys, added, using)
 
 
-def fold_into_insert(connection: Any) -> bool:
-    """Whether the counters can advance inside the statement that inserts the events.
+#: The most events whose counters advance inside their own INSERT: each row's number is a
+#: subquery over the counters, so a bulk batch (bulk_saved) takes the two statements instead.
+FOLDED_AT_MOST = 64
+
+
+def fold_into_insert(connection: Any, events: int) -> bool:
+    """Whether the counters of ``events`` events advance inside the statement inserting them.
 
     PostgreSQL runs a data-modifying ``WITH``: the upsert below becomes the statement's
     :data:`COUNTERS`, and each inserted row reads its number from it (:func:`number_sql`),
-    so that an event costs the store's save one round trip, not two.
+    so that a save's events cost it one round trip, not two.
     """
-    return connection.vendor == "postgresql" and upserts_returning(connection)
+    return (
+        events <= FOLDED_AT_MOST
+        and connection.vendor == "postgresql"
+        and upserts_returning(connection)
+    )
 
 
 #: The name of the upsert's rows inside :func:`counted_sql`.

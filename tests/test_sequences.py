@@ -156,7 +156,7 @@ def test_the_fallback_and_the_upsert_share_the_counters(webhook, monkeypatch):
 
 def test_the_upsert_inside_the_events_insert_and_apart_share_the_counters(webhook, monkeypatch):
     order = Order.objects.create()  # 1: inside the INSERT on PostgreSQL
-    monkeypatch.setattr(object_sequences, "fold_into_insert", lambda connection: False)
+    monkeypatch.setattr(object_sequences, "FOLDED_AT_MOST", 0)  # as a bulk batch over it
     with CaptureQueriesContext(connection) as queries:
         update(Order.objects.filter(pk=order.pk), note="apart")  # 2
     (statement,) = counter_statements(queries)

@@ -79,7 +79,7 @@ def _write(new_events: Sequence[NewEvent], using: str, traceparent: str | None) 
     ids = [new_event_id() for _new in new_events]
     added = Counter((new.object_model, new.object_pk) for new in new_events if new.object_model)
     with transaction.atomic(using=using, savepoint=False):
-        if added and object_sequences.fold_into_insert(connection):
+        if added and object_sequences.fold_into_insert(connection, len(new_events)):
             numbers = _insert_counted(
                 ids, new_events, added, created_at, traceparent, json_value, using
             )
