@@ -199,13 +199,15 @@ def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
 
 @lru_cache(maxsize=256)
 def insert_sql(model: type[Model], using: str, count: int) -> str:
+    row = "(" + ", ".join(["%s"] * len(insert_fields(model))) + ")"
+    return insert_head(model, using) + ", ".join([row] * count)
+
+
+def insert_head(model: type[Model], using: str) -> str:
+    """``INSERT INTO <table> (<the insert_fields' columns>) VALUES ``, for rows to follow."""
     quote = connections[using].ops.quote_name
-    fields = insert_fields(model)
-    columns = ", ".join(quote(column(model, field.name)) for field in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES " + ", ".join(
-        [row] * count
-    )
+    columns = ", ".join(quote(column(model, field.name)) for field in insert_fields(model))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
 
 
 _WITHOUT_LENGTH = re.compile(r"\(.*?\)")

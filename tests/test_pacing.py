@@ -113,21 +113,24 @@ def test_refused_again_at_the_edge_steps_back_by_one_instead_of_halving():
     assert state.refused_at_limit == pytest.approx(7.2)
 
 
-def test_no_answer_at_the_edge_halves_the_limit():
+def back_at_the_edge() -> Pacing:
+    """Refused at 8 one second in (8 -> 4), then grown back to 8."""
     state = fresh()
     state.limit = 8.0
     pacing.learn(state, [answer(503, at=1.0, ms=5)])
     state.limit = 8.0
+    return state
+
+
+def test_no_answer_at_the_edge_halves_the_limit():
+    state = back_at_the_edge()
     # A timeout or a connection error says nothing of the receiver's room: it may be down.
     pacing.learn(state, [answer(None, at=7.0, ms=5000)])  # sent at 2 s, after the cut
     assert state.limit == 4
 
 
 def test_a_latency_cut_long_after_a_refusal_forgets_its_edge():
-    state = fresh()
-    state.limit = 8.0
-    pacing.learn(state, [answer(503, at=1.0, ms=5)])
-    state.limit = 8.0
+    state = back_at_the_edge()
     pacing.learn(state, [answer(at=40.0, ms=100)])
     pacing.learn(state, [answer(at=40.5, ms=400)])  # queued: a tenth off, 40 s after the 503
     assert state.refused_at_limit is None
@@ -137,10 +140,7 @@ def test_a_latency_cut_long_after_a_refusal_forgets_its_edge():
 
 
 def test_a_forgotten_edge_halves_the_limit_again():
-    state = fresh()
-    state.limit = 8.0
-    pacing.learn(state, [answer(503, at=1.0, ms=5)])
-    state.limit = 8.0
+    state = back_at_the_edge()
     later = (pacing.EDGE_MEMORY + timedelta(seconds=2)).total_seconds()
     pacing.learn(state, [answer(503, at=later, ms=5)])
     assert state.limit == 4

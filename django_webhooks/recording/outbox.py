@@ -28,7 +28,7 @@ from .. import events, object_sequences, payloads, sources, wakeup
 from ..ids import new_event_id
 from ..models import Event
 from ..observability import tracing
-from ..rows import column, insert_fields, insert_sql
+from ..rows import column, insert_fields, insert_head, insert_sql
 from ..snapshots import object_state
 from .subscriptions import subscribed
 
@@ -152,16 +152,15 @@ _SEQUENCE_INDEX = next(
 def _counted_insert_sql(using: str, counters: int, numbered: tuple[bool, ...]) -> str:
     """The events' INSERT after the counters' upsert; ``numbered``: which rows have an object."""
     quote = connections[using].ops.quote_name
-    fields = insert_fields(Event)
-    columns = ", ".join(quote(column(Event, field.name)) for field in fields)
-    plain = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    placeholders = ["%s"] * len(fields)
+    placeholders = ["%s"] * len(insert_fields(Event))
+    plain = "(" + ", ".join(placeholders) + ")"
     placeholders[_SEQUENCE_INDEX] = object_sequences.number_sql(using)
     counted = "(" + ", ".join(placeholders) + ")"
     values = ", ".join(counted if has_object else plain for has_object in numbered)
     insert = (
-        f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {values} "
-        f"RETURNING {quote(column(Event, 'id'))}, {quote(column(Event, 'sequence'))}"
+        insert_head(Event, using)
+        + values
+        + f" RETURNING {quote(column(Event, 'id'))}, {quote(column(Event, 'sequence'))}"
     )
     return object_sequences.counted_sql(using, counters, insert)
 
