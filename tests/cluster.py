@@ -102,6 +102,15 @@ class Cluster:
         self.stop()
 
 
+def cluster_of(claimant: str, clusters: list[Cluster]) -> int | None:
+    """Which of ``clusters`` the worker ``host:pid`` belongs to (its process group)."""
+    try:
+        group = os.getpgid(int(claimant.rsplit(":", 1)[1]))
+    except ProcessLookupError:
+        return None
+    return next((n for n, c in enumerate(clusters) if c.process.pid == group), None)
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,6 @@ Runs on SQLite + ORM broker and again on PostgreSQL + Redis (``make test``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from datetime import timedelta
@@ -21,7 +20,7 @@ from django.db import transaction
 from django_webhooks.models import DeliveryAttempt, Webhook
 from example_project.shop.models import Order
 from tests import artifacts
-from tests.cluster import Cluster, wait_until
+from tests.cluster import Cluster, cluster_of, wait_until
 from tests.receiver import Capacity, Status
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -224,15 +223,6 @@ def test_a_paused_webhook_resumes_as_its_pause_ends(cluster, receiver, api_key):
     assert lag <= RESUME_WITHIN
 
 
-def _cluster_of(claimant: str, clusters: list[Cluster]) -> int | None:
-    """Which of ``clusters`` the worker ``host:pid`` belongs to (its process group)."""
-    try:
-        group = os.getpgid(int(claimant.rsplit(":", 1)[1]))
-    except ProcessLookupError:
-        return None
-    return next((n for n, c in enumerate(clusters) if c.process.pid == group), None)
-
-
 #: Small runs: one request at a time per API key (half of two threads), so a run that has
 #: one in flight asks for help and every worker of both clusters joins in; a worker sending
 #: to the webhook on its own would send 2 (a fixed cap: 4 workers, 8 in flight).
@@ -253,7 +243,7 @@ def test_two_clusters_share_one_limit(cluster, receiver, api_key):
         claimants = set(
             DeliveryAttempt.objects.filter(webhook=webhook).values_list("claimed_by", flat=True)
         )
-        clusters = Counter(_cluster_of(name, [first, second]) for name in claimants)
+        clusters = Counter(cluster_of(name, [first, second]) for name in claimants)
     refused, made = refused_share(webhook)
     seen = room.figures()
     report(
