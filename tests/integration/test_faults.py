@@ -109,7 +109,7 @@ def test_two_clusters_drain_2000_deliveries_without_a_duplicate(receiver, api_ke
         )
         for path, event_id in list(twice)[:3]
     ]
-    assert clusters == {0, 1}  # both really took part
+    assert {0, 1} <= clusters, clusters  # both really took part (None: a recycled worker)
     report(
         "two clusters, 2,000 deliveries",
         deliveries=2000,
